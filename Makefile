@@ -1,0 +1,41 @@
+# ScanGuard — two commands: `make run` (the station service) and `make test` (the test suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint train bench-kernels system-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test,train,dev]"
+	touch $(STAMP)
+
+# Debian packages the browser and store tests need (chromium for the console, postgresql for the store).
+system-deps:
+	@if [ ! -x /usr/bin/chromium ] || ! command -v pg_ctlcluster >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql >/dev/null; \
+		else \
+			echo "chromium/postgresql missing: run 'sudo make system-deps'"; exit 1; \
+		fi; \
+	fi
+
+run: $(STAMP)
+	$(BIN)/scanguard serve
+
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy scanner kernels detect models service validation scanguard
+
+train: $(STAMP)
+	$(BIN)/scanguard train
+
+clean:
+	rm -rf $(VENV) build *.egg-info

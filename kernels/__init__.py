@@ -1,0 +1,1 @@
+"""ScanGuard kernels package."""

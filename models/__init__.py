@@ -1,0 +1,1 @@
+"""ScanGuard models package."""

@@ -1,0 +1,1 @@
+"""ScanGuard scanner package."""
