@@ -11,6 +11,7 @@ from collections.abc import Sequence
 #: Modules that expose ``register(subparsers)``; each adds its own sub-commands.
 _COMMAND_MODULES = (
     "scanner._cli",
+    "scanner.simulate._cli",
     "detect._cli",
     "models._cli",
     "validation._cli",
