@@ -36,3 +36,33 @@ def destripe(image: NDArray[np.float32]) -> NDArray[np.float32]:
     high = image - ndimage.uniform_filter1d(image, size=9, axis=1, mode="nearest")
     profile = np.median(high, axis=0)
     return np.ascontiguousarray(image - profile[None, :], dtype=np.float32)
+
+
+def body_mask(image: NDArray[np.float32]) -> NDArray[np.bool_]:
+    """Largest connected region clearly above air, holes filled; shape of ``image``."""
+    smooth = ndimage.uniform_filter(np.asarray(image, dtype=np.float32), size=5)
+    mask = smooth > 0.15
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return mask
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    largest = labels == int(np.argmax(sizes))
+    return np.asarray(ndimage.binary_fill_holes(largest), dtype=bool)
+
+
+def window_level(
+    image: NDArray[np.float32],
+    window: float,
+    level: float,
+    invert: bool = False,
+    gamma: float = 1.0,
+) -> NDArray[np.uint8]:
+    """Linear window/level to uint8 (``level ± window / 2`` → 0..255), optional inversion."""
+    x = (np.asarray(image, dtype=np.float32) - (level - window / 2.0)) / max(window, 1e-6)
+    x = np.clip(x, 0.0, 1.0)
+    if gamma != 1.0:
+        x = x**gamma
+    if invert:
+        x = 1.0 - x
+    return np.asarray(np.round(x * 255.0), dtype=np.uint8)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from models.errors import ManifestError, ModelIntegrityError
 
 __all__ = [
+    "SCORE_CLASS",
     "Calibration",
     "CalibrationMethod",
     "InputSpec",

@@ -1,0 +1,324 @@
+"""The detector: scan → preprocess → onnxruntime → decode → calibrated decision → Result."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO, TypeAlias
+
+import numpy as np
+
+from detect import errors
+from detect.calibration import calibrate_labels
+from detect.decision import decide, scan_score
+from detect.postprocess import Detections, decode, nms
+from detect.preprocess import Preprocessed, preprocess
+from detect.result import Finding, ImageInfo, ModelIdentity, Result, StageTimings
+from detect.session import CenterNetOutputs, DetectorSession
+from detect.zones import assign_zone, body_layout
+from models import DEFAULT_MANIFEST_PATH, DEFAULT_MODEL_PATH
+from models import errors as model_errors
+from models.manifest import Manifest
+from scanner.scan import Scan
+
+__all__ = [
+    "Detector",
+    "ScanSource",
+    "default_detector",
+    "detect",
+    "load_detector",
+    "read_source",
+]
+
+logger = logging.getLogger(__name__)
+
+#: What :meth:`Detector.detect_many` and :func:`detect.detect` accept: a Scan, a path, or bytes.
+ScanSource: TypeAlias = Scan | str | Path | bytes | bytearray | BinaryIO
+
+MANIFEST_NAME = "manifest.json"
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0
+
+
+def read_source(source: ScanSource) -> tuple[Scan, float]:
+    """Read a scan from a Scan, path, bytes or file object; returns (scan, decode ms).
+
+    Raises
+    ------
+    scanner.errors.ScanError
+        If the source cannot be read as a scan.
+    """
+    if isinstance(source, Scan):
+        return source, 0.0
+    from scanner import read_scan
+
+    t0 = time.perf_counter()
+    scan = read_scan(source)
+    return scan, _ms(t0)
+
+
+def _resolve_paths(
+    model_path: str | Path | None, manifest_path: str | Path | None
+) -> tuple[Path, Path, Manifest]:
+    if manifest_path is None:
+        manifest_path = (
+            DEFAULT_MANIFEST_PATH if model_path is None else Path(model_path).parent / MANIFEST_NAME
+        )
+    manifest_path = Path(manifest_path)
+    try:
+        manifest = Manifest.load(manifest_path)
+    except model_errors.ManifestError as exc:
+        raise errors.ManifestError(str(exc)) from exc
+    if model_path is None:
+        model_path = (
+            manifest.model_path(manifest_path)
+            if manifest_path != DEFAULT_MANIFEST_PATH
+            else DEFAULT_MODEL_PATH
+        )
+    return Path(model_path), manifest_path, manifest
+
+
+class Detector:
+    """Phone/contraband detector over one ONNX model and its manifest.
+
+    Parameters
+    ----------
+    model_path : str or Path, optional
+        ONNX model. Default: the file named by the manifest (the shipped
+        ``models/phone_detector.onnx`` when both paths are left out).
+    manifest_path : str or Path, optional
+        Manifest JSON. Default: ``manifest.json`` beside ``model_path`` (the shipped
+        ``models/manifest.json`` when both are left out).
+    providers : sequence of str, optional
+        onnxruntime execution providers; default CUDA when available, else CPU.
+    threads : int, optional
+        onnxruntime intra-op threads (default 2).
+
+    Raises
+    ------
+    detect.errors.ManifestError
+        The manifest is missing or invalid.
+    detect.errors.ModelIntegrityError
+        The model file is missing or does not match the manifest's sha256.
+    detect.errors.ModelLoadError, detect.errors.ProviderError
+        onnxruntime cannot load the model with the requested providers.
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        manifest_path: str | Path | None = None,
+        providers: Sequence[str] | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.model_path, self.manifest_path, self.manifest = _resolve_paths(
+            model_path, manifest_path
+        )
+        try:
+            self.manifest.verify(self.model_path)
+        except model_errors.ModelIntegrityError as exc:
+            raise errors.ModelIntegrityError(str(exc)) from exc
+        self.session = DetectorSession(
+            self.model_path, self.manifest, providers=providers, threads=threads
+        )
+        self._identity = ModelIdentity(
+            name=self.manifest.name, version=self.manifest.version, sha256=self.manifest.sha256
+        )
+
+    @property
+    def identity(self) -> ModelIdentity:
+        """Name, version and sha256 of the model."""
+        return self._identity
+
+    def warmup(self) -> None:
+        """Run the model once on a blank input so the first scan is not slowed by set-up."""
+        m = self.manifest.input.pad_multiple
+        side = max(m, 64)
+        self.session.run(np.zeros((1, 1, -(-side // m) * m, -(-side // m) * m), np.float32))
+
+    def detect(self, scan: Scan, *, decode_ms: float = 0.0) -> Result:
+        """Detect contraband in one normalised scan.
+
+        Parameters
+        ----------
+        scan : Scan
+            Attenuation image with pixel spacing (``scanner.read_scan``).
+        decode_ms : float
+            Time spent reading the scan, reported in the result's timings.
+
+        Returns
+        -------
+        Result
+            Findings in original pixels and mm, calibrated scan score, decision, timings.
+
+        Raises
+        ------
+        detect.errors.InputError
+            The scan's image or spacing cannot be processed.
+        detect.errors.InferenceError
+            onnxruntime failed.
+        """
+        t0 = time.perf_counter()
+        pre = preprocess(scan.image, scan.spacing, self.manifest.input)
+        preprocess_ms = _ms(t0)
+        t0 = time.perf_counter()
+        raw = self.session.run(pre.tensor)
+        infer_ms = _ms(t0)
+        t0 = time.perf_counter()
+        result = self._postprocess(scan, pre, raw, decode_ms, preprocess_ms, infer_ms, t0)
+        return result
+
+    def _postprocess(
+        self,
+        scan: Scan,
+        pre: Preprocessed,
+        raw: CenterNetOutputs,
+        decode_ms: float,
+        preprocess_ms: float,
+        infer_ms: float,
+        t0: float,
+    ) -> Result:
+        m = self.manifest
+        th = m.thresholds
+        dets = decode(
+            raw.heatmap,
+            raw.wh,
+            raw.offset,
+            stride=m.outputs.stride,
+            scale=pre.scale,
+            valid_shape=pre.valid_shape,
+            image_shape=scan.shape,
+            top_k=th.top_k,
+            peak_min_score=th.peak_min_score,
+        )
+        conf = calibrate_labels(dets.scores, dets.labels, m.classes, m.calibration)
+        score = scan_score(conf, dets.labels, m.classes)
+        reported = Detections(dets.boxes, dets.labels, conf).select(
+            conf >= th.report_min_confidence
+        )
+        reported = reported.select(
+            nms(reported.boxes, reported.scores, reported.labels, th.nms_iou)
+        )
+        findings = self._findings(scan, pre, reported)
+        timings = StageTimings(
+            decode_ms=decode_ms,
+            preprocess_ms=preprocess_ms,
+            infer_ms=infer_ms,
+            postprocess_ms=_ms(t0),
+        )
+        return Result(
+            decision=decide(score, th),
+            scan_score=score,
+            findings=findings,
+            model=self._identity,
+            timings=timings,
+            image=ImageInfo(
+                rows=scan.shape[0],
+                cols=scan.shape[1],
+                spacing_mm=(float(scan.spacing[0]), float(scan.spacing[1])),
+                spacing_source=str(getattr(scan.spacing_source, "value", scan.spacing_source)),
+            ),
+            sop_instance_uid=scan.metadata.sop_instance_uid,
+        )
+
+    def _findings(self, scan: Scan, pre: Preprocessed, dets: Detections) -> list[Finding]:
+        if len(dets) == 0:
+            return []
+        h, w = pre.valid_shape
+        working = pre.tensor[0, 0, :h, :w] / np.float32(self.manifest.input.scale)
+        layout = body_layout(working)
+        row_f, col_f = pre.scale
+        sr, sc = float(scan.spacing[0]), float(scan.spacing[1])
+        out = []
+        for box, label, conf in zip(dets.boxes, dets.labels, dets.scores, strict=True):
+            x, y, bw, bh = (float(v) for v in box)
+            centre = ((y + bh / 2) / row_f, (x + bw / 2) / col_f)
+            out.append(
+                Finding(
+                    label=self.manifest.classes[int(label)],
+                    confidence=float(np.clip(conf, 0.0, 1.0)),
+                    bbox_px=(x, y, bw, bh),
+                    bbox_mm=(x * sc, y * sr, bw * sc, bh * sr),
+                    zone=assign_zone(layout, centre),
+                )
+            )
+        return out
+
+    def detect_source(self, source: ScanSource) -> Result:
+        """Read a Scan, path, bytes or file object and detect in it (decode time included)."""
+        scan, decode_ms = read_source(source)
+        return self.detect(scan, decode_ms=decode_ms)
+
+    def iter_detect(self, sources: Iterable[ScanSource]) -> Iterator[Result]:
+        """Lazily detect in many scans (Scan objects, paths, bytes or file objects), in order."""
+        for source in sources:
+            yield self.detect_source(source)
+
+    def detect_many(self, sources: Iterable[ScanSource]) -> list[Result]:
+        """Detect in many scans (Scan objects, paths, bytes or file objects); results in order.
+
+        Raises
+        ------
+        scanner.errors.ScanError
+            A source cannot be read (use :meth:`iter_detect` to handle files one by one).
+        detect.errors.DetectorError
+            Detection failed on a scan.
+        """
+        return list(self.iter_detect(sources))
+
+
+def load_detector(
+    model_path: str | Path | None = None,
+    manifest_path: str | Path | None = None,
+    *,
+    providers: Sequence[str] | None = None,
+    threads: int | None = None,
+    warmup: bool = False,
+) -> Detector:
+    """Load a detector (the shipped ``models/phone_detector.onnx`` by default).
+
+    Parameters
+    ----------
+    model_path, manifest_path : str or Path, optional
+        See :class:`Detector`.
+    providers : sequence of str, optional
+        onnxruntime execution providers.
+    threads : int, optional
+        Intra-op threads (default 2).
+    warmup : bool
+        Run the model once before returning.
+
+    Returns
+    -------
+    Detector
+    """
+    detector = Detector(model_path, manifest_path, providers=providers, threads=threads)
+    if warmup:
+        detector.warmup()
+    return detector
+
+
+@functools.lru_cache(maxsize=1)
+def default_detector() -> Detector:
+    """The shipped detector, loaded once per process."""
+    return load_detector()
+
+
+def detect(source: ScanSource) -> Result:
+    """Detect contraband in one scan with the shipped model.
+
+    Parameters
+    ----------
+    source : Scan, str, Path, bytes or binary file object
+        A normalised scan, or a file ``scanner.read_scan`` can read.
+
+    Returns
+    -------
+    Result
+    """
+    return default_detector().detect_source(source)

@@ -1,0 +1,146 @@
+"""Body zone of a finding, from the body mask and the finding's position.
+
+The body's vertical extent (first to last mask row; head at the top) is split by fractions of
+standing height from anthropometric tables (chin ~0.13, shoulder ~0.18, hip joint ~0.47, crotch
+~0.53, ankle ~0.96 of stature from the vertex). In the trunk rows, a finding whose centre lies
+outside the run of body pixels that contains the body midline is on an arm or hand.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from detect.result import BodyZone
+
+__all__ = ["BodyLayout", "ZoneBands", "assign_zone", "body_layout"]
+
+logger = logging.getLogger(__name__)
+
+try:
+    from kernels import body_mask as _body_mask
+except ImportError:  # the numba kernels are not installed in this build
+    from detect._fallback import body_mask as _body_mask
+
+
+@dataclass(frozen=True)
+class ZoneBands:
+    """Lower edges of the zones as fractions of body height from the top of the body."""
+
+    head_neck: float = 0.17
+    chest: float = 0.34
+    abdomen: float = 0.45
+    pelvis_groin: float = 0.56
+    legs: float = 0.955
+
+
+@dataclass(frozen=True)
+class BodyLayout:
+    """Where the body is in a (working-resolution) image.
+
+    Attributes
+    ----------
+    mask : ndarray of bool, shape (rows, cols)
+        Body pixels.
+    top, bottom : int
+        First and last body row (inclusive); the whole image when the mask is empty.
+    midline : float
+        Column of the body's vertical axis (median column of the body pixels).
+    """
+
+    mask: NDArray[np.bool_]
+    top: int
+    bottom: int
+    midline: float
+
+    @property
+    def height(self) -> int:
+        """Body height in rows (at least 1)."""
+        return max(1, self.bottom - self.top + 1)
+
+
+def body_layout(image: NDArray[np.float32]) -> BodyLayout:
+    """Body mask, vertical extent and midline of an attenuation image.
+
+    Parameters
+    ----------
+    image : ndarray of float32, shape (rows, cols)
+        Attenuation (air ~ 0), any pixel pitch.
+
+    Returns
+    -------
+    BodyLayout
+        Falls back to the whole image when no body is found.
+    """
+    mask = np.asarray(_body_mask(np.ascontiguousarray(image, dtype=np.float32)), dtype=bool)
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        logger.debug("no body found in the scan; zones use the image extent")
+        return BodyLayout(mask, 0, image.shape[0] - 1, (image.shape[1] - 1) / 2.0)
+    cols = np.nonzero(mask)[1]
+    return BodyLayout(mask, int(rows[0]), int(rows[-1]), float(np.median(cols)))
+
+
+def _trunk_run(row: NDArray[np.bool_], midline: int) -> tuple[int, int] | None:
+    """Column range [start, stop) of the body run containing (or nearest) the midline."""
+    labels, n = ndimage.label(row)
+    if n == 0:
+        return None
+    lab = int(labels[midline])
+    if lab == 0:
+        idx = np.flatnonzero(labels)
+        lab = int(labels[idx[np.argmin(np.abs(idx - midline))]])
+    cols = np.flatnonzero(labels == lab)
+    return int(cols[0]), int(cols[-1]) + 1
+
+
+def assign_zone(
+    layout: BodyLayout,
+    center: tuple[float, float],
+    bands: ZoneBands = ZoneBands(),
+    margin: int = 15,
+) -> BodyZone:
+    """Body zone of a finding centred at ``center``.
+
+    Parameters
+    ----------
+    layout : BodyLayout
+        Body geometry in the image the centre refers to.
+    center : tuple of float
+        (row, col) of the finding's centre in that image's pixels.
+    bands : ZoneBands
+        Zone boundaries as fractions of body height.
+    margin : int
+        A centre farther than this many pixels from any body pixel is outside the body.
+
+    Returns
+    -------
+    BodyZone
+    """
+    rows, cols = layout.mask.shape
+    r = int(np.clip(np.floor(center[0]), 0, rows - 1))
+    c = int(np.clip(np.floor(center[1]), 0, cols - 1))
+    if layout.mask.any():
+        r0, r1 = max(0, r - margin), min(rows, r + margin + 1)
+        c0, c1 = max(0, c - margin), min(cols, c + margin + 1)
+        if not layout.mask[r0:r1, c0:c1].any():
+            return BodyZone.OUTSIDE_BODY
+    t = (center[0] - layout.top) / layout.height
+    if t < bands.head_neck:
+        return BodyZone.HEAD_NECK
+    if t >= bands.legs:
+        return BodyZone.FEET
+    if t >= bands.pelvis_groin:
+        return BodyZone.LEGS
+    run = _trunk_run(layout.mask[r], int(np.clip(round(layout.midline), 0, cols - 1)))
+    if run is not None and not (run[0] - 1 <= c < run[1] + 1):
+        return BodyZone.ARMS_HANDS
+    if t < bands.chest:
+        return BodyZone.CHEST
+    if t < bands.abdomen:
+        return BodyZone.ABDOMEN
+    return BodyZone.PELVIS_GROIN
