@@ -64,7 +64,7 @@
       else if (value === true) node.setAttribute(key, "");
       else node.setAttribute(key, String(value));
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
@@ -77,7 +77,7 @@
     if (!iso) return "–";
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) return iso;
-    const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
     const today = new Date();
     if (d.toDateString() === today.toDateString()) return time;
     return `${d.toLocaleDateString([], { day: "2-digit", month: "short" })} ${time}`;
@@ -843,7 +843,7 @@
   function openHelp() {
     helpReturnFocus = document.activeElement;
     el.help.hidden = false;
-    el.help.querySelector(".help-dialog").focus();
+    el.helpClose.focus();
   }
 
   function closeHelp() {
