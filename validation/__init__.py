@@ -1,1 +1,31 @@
-"""ScanGuard validation package."""
+"""Validation benchmark: score a detector on an annotated scan set with defensible statistics."""
+
+from validation.bench import BenchResult, build_report, run_bench
+from validation.dataset import BenchAnnotation, BenchDataset, BenchImage, load_dataset
+from validation.errors import (
+    AnnotationError,
+    BenchConfigError,
+    BenchError,
+    DatasetError,
+    DetectorLoadError,
+)
+from validation.runner import ScanRecord, ScanStatus, run_files, score_file
+
+__all__ = [
+    "AnnotationError",
+    "BenchAnnotation",
+    "BenchConfigError",
+    "BenchDataset",
+    "BenchError",
+    "BenchImage",
+    "BenchResult",
+    "DatasetError",
+    "DetectorLoadError",
+    "ScanRecord",
+    "ScanStatus",
+    "build_report",
+    "load_dataset",
+    "run_bench",
+    "run_files",
+    "score_file",
+]

@@ -1,0 +1,479 @@
+"""``run_bench``: score an annotated scan set, write predictions, per-scan results, reports."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from validation import metrics
+from validation.coco import CPM_RATES, CocoEvaluation
+from validation.dataset import POSITIVE_CATEGORY, BenchDataset, BenchImage, load_dataset
+from validation.errors import BenchConfigError
+from validation.runner import ScanReader, ScanRecord, run_files
+
+logger = logging.getLogger(__name__)
+
+#: An attribute with more distinct values than this is not treated as categorical.
+MAX_LEVELS = 20
+#: Bootstrap resamples by default.
+DEFAULT_N_BOOT = 1000
+
+DEFINITIONS: dict[str, str] = {
+    "positive_scan": "a scan with at least one 'phone' annotation",
+    "failed_scans": (
+        "scans whose file is missing, cannot be read or makes the detector fail; they are listed "
+        "and left out of every metric"
+    ),
+    "ap": (
+        "COCO average precision by pycocotools (101-point interpolated precision, up to 100 "
+        "boxes per scan, all box sizes): ap50 at IoU 0.5, ap50_95 averaged over IoU 0.50:0.05:0.95"
+        "; recall_iou50 = fraction of ground-truth boxes matched at IoU >= 0.5. Boxes are the "
+        "findings the detector reports (calibrated confidence >= its report threshold)"
+    ),
+    "pd_at_fa": (
+        "Pd at x false alarms per scan: t = smallest threshold at which the fraction of negative "
+        "scans whose scan score exceeds t is <= x; Pd = fraction of positive scans whose scan "
+        "score exceeds t"
+    ),
+    "roc_auc": "area under the ROC curve of scan score vs has_phone (ties count one half)",
+    "decision": (
+        "pd = positive scans decided ALARM / positive scans; pfa = negative scans decided ALARM / "
+        "negative scans; INCONCLUSIVE counts as not alarming in both and is reported as "
+        "inconclusive_rate (over all scans, and over positives and negatives)"
+    ),
+    "calibration": (
+        "ECE = sum over equal-width bins of [0, 1] of (scans in bin / scans) * |mean scan score - "
+        "fraction of positive scans|"
+    ),
+    "froc": (
+        "phone box sensitivity at IoU >= 0.5 (pycocotools matching) against mean false-positive "
+        "phone boxes per scan, one point per distinct confidence; CPM = mean sensitivity at "
+        "1/8, 1/4, 1/2, 1, 2, 4, 8 FP per scan (sensitivity at a rate = best sensitivity reached "
+        "at no more FP per scan than that rate)"
+    ),
+    "breakdown": (
+        "per-image attributes: n scans, pd and pfa of the decision rule within each value; "
+        "per-annotation attributes (marked level 'box'): n boxes and pd = box recall at IoU >= "
+        "0.5 of same-class findings; attributes with more than 20 values or non-categorical "
+        "values (floats, lists) are left out"
+    ),
+    "ci95": (
+        "percentile bootstrap 95 % interval; positives and negatives resampled separately with "
+        "replacement (prevalence kept), fixed seed"
+    ),
+    "latency_ms": "wall time per scan to read the file and run the detector, in one worker",
+}
+
+
+@dataclass
+class BenchResult:
+    """What :func:`run_bench` produced.
+
+    Attributes
+    ----------
+    report : dict
+        The content of ``report.json``.
+    records : list of ScanRecord
+        One per annotated scan, in the annotations' order.
+    paths : dict of str to Path
+        ``predictions``, ``scans``, ``report_json``, ``report_html``.
+    """
+
+    report: dict[str, Any]
+    records: list[ScanRecord]
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def n_scored(self) -> int:
+        """Scans read and scored."""
+        return sum(r.ok for r in self.records)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-ready copy: NaN/inf become None, numpy scalars and arrays become Python values."""
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_clean(v) for v in value.tolist()]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    return value
+
+
+def _fa_key(fa: float) -> str:
+    return f"{fa:g}"
+
+
+def _level_key(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _categorical(values: Sequence[object]) -> bool:
+    present = [v for v in values if v is not None]
+    if not present:
+        return False
+    if not all(isinstance(v, str | bool | int) for v in present):
+        return False
+    return len({_level_key(v) for v in present}) <= MAX_LEVELS
+
+
+def _scan_breakdown(
+    images: Sequence[BenchImage], labels: NDArray[np.bool_], decisions: Sequence[str]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    names = sorted({k for im in images for k in im.attributes})
+    for name in names:
+        values = [im.attributes.get(name) for im in images]
+        if not _categorical(values):
+            logger.info("attribute %r is not categorical: no breakdown", name)
+            continue
+        table: dict[str, dict[str, Any]] = {}
+        for level in sorted({_level_key(v) for v in values if v is not None}):
+            idx = [i for i, v in enumerate(values) if v is not None and _level_key(v) == level]
+            rates = metrics.decision_rates([decisions[i] for i in idx], labels[idx])
+            table[level] = {
+                "n": len(idx),
+                "n_positive": int(labels[idx].sum()),
+                "n_negative": int((~labels[idx]).sum()),
+                "pd": rates["pd"],
+                "pfa": rates["pfa"],
+                "level": "scan",
+            }
+        out[name] = table
+    return out
+
+
+def _box_breakdown(
+    dataset: BenchDataset, scored: set[int], matched: Mapping[int, bool], taken: set[str]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    anns = [a for a in dataset.annotations if a.image_id in scored]
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for name in sorted({k for a in anns for k in a.attributes}):
+        values = [a.attributes.get(name) for a in anns]
+        if not _categorical(values):
+            logger.info("box attribute %r is not categorical: no breakdown", name)
+            continue
+        table: dict[str, dict[str, Any]] = {}
+        for level in sorted({_level_key(v) for v in values if v is not None}):
+            hits = [
+                matched.get(a.ann_id, False)
+                for a, v in zip(anns, values, strict=True)
+                if v is not None and _level_key(v) == level
+            ]
+            table[level] = {
+                "n": len(hits),
+                "pd": float(np.mean(hits)) if hits else None,
+                "pfa": None,
+                "level": "box",
+            }
+        out[f"{name} (box)" if name in taken else name] = table
+    return out
+
+
+def _predictions(
+    dataset: BenchDataset, pairs: Sequence[tuple[BenchImage, ScanRecord]]
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    by_name = {name: cid for cid, name in dataset.categories.items()}
+    preds: list[dict[str, Any]] = []
+    unknown: dict[str, int] = {}
+    for image, record in pairs:
+        if record.result is None:
+            continue
+        for f in record.result.findings:
+            cid = by_name.get(f.label)
+            if cid is None:
+                unknown[f.label] = unknown.get(f.label, 0) + 1
+                continue
+            preds.append(
+                {
+                    "image_id": image.image_id,
+                    "category_id": cid,
+                    "bbox": [round(float(v), 3) for v in f.bbox_px],
+                    "score": round(float(f.confidence), 6),
+                }
+            )
+    if unknown:
+        logger.warning("findings with labels absent from the categories were skipped: %s", unknown)
+    return preds, unknown
+
+
+def _latency(records: Sequence[ScanRecord]) -> dict[str, Any]:
+    ok = [r for r in records if r.ok and r.result is not None]
+    p50, p95 = metrics.percentiles([r.latency_ms for r in ok])
+    stages: dict[str, dict[str, float | None]] = {}
+    for stage in ("decode_ms", "preprocess_ms", "infer_ms", "postprocess_ms"):
+        s50, s95 = metrics.percentiles([getattr(r.result.timings, stage) for r in ok if r.result])
+        stages[stage.removesuffix("_ms")] = {"p50": s50, "p95": s95}
+    mean = float(np.mean([r.latency_ms for r in ok])) if ok else None
+    return {"p50": p50, "p95": p95, "mean": mean, "per_stage": stages}
+
+
+def _check_options(jobs: object, n_boot: object, model: str | Path | None) -> None:
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise BenchConfigError(f"jobs must be a whole number >= 1, got {jobs!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
+        raise BenchConfigError(f"n_boot must be a whole number >= 0, got {n_boot!r}")
+    if model is not None and not Path(model).is_file():
+        raise BenchConfigError(f"model file {model} not found; give the path of an ONNX model")
+
+
+def _prepare_out(out_dir: str | Path) -> Path:
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise BenchConfigError(f"output path {out} is a file; give a folder with --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BenchConfigError(f"cannot create output folder {out}: {exc.strerror}") from exc
+    return out
+
+
+def run_bench(
+    dataset_dir: str | Path,
+    annotations: str | Path | None = None,
+    out_dir: str | Path = "bench-out",
+    jobs: int = 1,
+    detector: Any = None,
+    *,
+    model: str | Path | None = None,
+    reader: ScanReader | None = None,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = 0,
+    progress: bool = True,
+) -> BenchResult:
+    """Benchmark a detector on an annotated scan set and write the reports.
+
+    Parameters
+    ----------
+    dataset_dir : str or Path
+        Folder of scans with a COCO ``annotations.json``.
+    annotations : str or Path, optional
+        COCO file when not ``dataset_dir / "annotations.json"``.
+    out_dir : str or Path
+        Folder receiving ``predictions.json``, ``scans.json``, ``report.json``, ``report.html``.
+    jobs : int
+        Worker processes (onnxruntime gets one thread per worker when ``jobs > 1``).
+    detector : SupportsDetect or callable, optional
+        Detector to benchmark, or a zero-argument factory; picklable when ``jobs > 1``. When
+        None each worker loads ``model`` (the shipped model when ``model`` is None).
+    model : str or Path, optional
+        ONNX model file (manifest beside it).
+    reader : callable, optional
+        ``reader(path) -> Scan``; ``scanner.read_scan`` when None.
+    n_boot : int
+        Bootstrap resamples for the 95 % intervals (0 disables them).
+    seed : int
+        Bootstrap seed.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    BenchResult
+
+    Raises
+    ------
+    DatasetError, AnnotationError
+        Missing folder or unusable annotations.
+    BenchConfigError
+        Bad ``jobs``, ``n_boot``, ``model`` or ``out_dir``.
+    DetectorLoadError
+        The model cannot be loaded.
+    """
+    _check_options(jobs, n_boot, model)
+    dataset = load_dataset(dataset_dir, annotations)
+    out = _prepare_out(out_dir)
+    started = time.perf_counter()
+    records = run_files(
+        [im.path for im in dataset.images],
+        jobs=jobs,
+        model_path=str(model) if model is not None else None,
+        detector=detector,
+        reader=reader,
+        progress=progress,
+    )
+    wall_s = time.perf_counter() - started
+    report = build_report(dataset, records, n_boot=n_boot, seed=seed)
+    report["run"] = {
+        "dataset": str(dataset.root),
+        "annotations": str(dataset.annotations_path),
+        "jobs": jobs,
+        "wall_time_s": wall_s,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+    from validation.report import write_outputs
+
+    paths = write_outputs(out, dataset, records, _clean(report))
+    return BenchResult(report=_clean(report), records=records, paths=paths)
+
+
+def build_report(
+    dataset: BenchDataset, records: Sequence[ScanRecord], *, n_boot: int = 0, seed: int = 0
+) -> dict[str, Any]:
+    """Every figure of ``report.json`` from the set and one record per image (same order).
+
+    Also stores the COCO ``predictions`` under the private key ``_predictions``.
+    """
+    if len(records) != len(dataset.images):
+        raise ValueError("records must hold one entry per dataset image, in order")
+    pairs = [(im, r) for im, r in zip(dataset.images, records, strict=True) if r.ok]
+    images = [im for im, _ in pairs]
+    labels = np.asarray([im.has_phone for im in images], dtype=bool)
+    scores = np.asarray([r.result.scan_score for _, r in pairs if r.result], dtype=np.float64)
+    decisions = [r.result.decision.value for _, r in pairs if r.result]
+    predictions, unknown = _predictions(dataset, pairs)
+    failed = [
+        {"file_name": im.file_name, "status": r.status.value, "error": r.error}
+        for im, r in zip(dataset.images, records, strict=True)
+        if not r.ok
+    ]
+
+    identity = next((r.result.model for _, r in pairs if r.result), None)
+    report: dict[str, Any] = {
+        "n_scans": len(dataset.images),
+        "n_scored": len(pairs),
+        "n_positive": int(labels.sum()),
+        "n_negative": int((~labels).sum()),
+        "n_failed": len(failed),
+        "failed": failed,
+        "model": {
+            "name": identity.name if identity else None,
+            "version": identity.version if identity else None,
+            "sha256": identity.sha256 if identity else None,
+        },
+        "definitions": DEFINITIONS,
+    }
+
+    scored_ids = {im.image_id for im in images}
+    phone_id = dataset.category_id(POSITIVE_CATEGORY)
+    detection: dict[str, Any] = {}
+    matched: dict[int, bool] = {}
+    froc_out: dict[str, Any] = {
+        "category": POSITIVE_CATEGORY,
+        "fa_per_scan": [],
+        "sensitivity": [],
+        "cpm": None,
+        "sensitivity_at": {},
+    }
+    ap50_of = None
+    if pairs:
+        evaluation = CocoEvaluation(dataset.coco_ground_truth(scored_ids), predictions)
+        present = {a.category_id for a in dataset.annotations if a.image_id in scored_ids}
+        for cid in sorted(present | ({phone_id} if phone_id is not None else set())):
+            cs = evaluation.class_scores(cid)
+            detection[dataset.categories[cid]] = {
+                "ap50": cs.ap50,
+                "ap50_95": cs.ap50_95,
+                "recall_iou50": cs.recall_iou50,
+                "n_gt": cs.n_gt,
+                "n_pred": cs.n_pred,
+            }
+        matched = evaluation.matched_gt()
+        if phone_id is not None:
+            froc = evaluation.froc(phone_id, n_scans=len(pairs))
+            froc_out.update(
+                fa_per_scan=froc.fa_per_scan,
+                sensitivity=froc.sensitivity,
+                cpm=froc.cpm,
+                sensitivity_at={f"{r:g}": froc.sensitivity_at.get(r) for r in CPM_RATES},
+            )
+            ap50_of = evaluation.ap50_resampler(phone_id)
+    if POSITIVE_CATEGORY not in detection:
+        detection[POSITIVE_CATEGORY] = {
+            "ap50": None,
+            "ap50_95": None,
+            "recall_iou50": None,
+            "n_gt": 0,
+            "n_pred": 0,
+        }
+    report["detection"] = detection
+    report["predictions_skipped_labels"] = unknown
+
+    fpr, tpr = metrics.roc_points(scores, labels)
+    report["scan"] = {
+        "roc_auc": metrics.roc_auc(scores, labels),
+        "pd_at_fa": {_fa_key(fa): metrics.pd_at_fa(scores, labels, fa) for fa in metrics.FA_RATES},
+        "threshold_at_fa": {
+            _fa_key(fa): metrics.threshold_at_fa(scores[~labels], fa) if (~labels).any() else None
+            for fa in metrics.FA_RATES
+        },
+        "decision": metrics.decision_rates(decisions, labels),
+        "roc_curve": {"pfa": fpr, "pd": tpr},
+    }
+    cal = metrics.calibration(scores, labels)
+    report["calibration"] = {
+        "ece": cal.ece,
+        "n_bins": cal.n_bins,
+        "bins": [
+            {
+                "low": float(cal.edges[i]),
+                "high": float(cal.edges[i + 1]),
+                "n": int(cal.count[i]),
+                "mean_score": float(cal.mean_score[i]),
+                "frac_positive": float(cal.frac_positive[i]),
+            }
+            for i in range(cal.n_bins)
+        ],
+    }
+    report["froc"] = froc_out
+    report["latency_ms"] = _latency(records)
+    scan_bd = _scan_breakdown(images, labels, decisions)
+    report["breakdown"] = {**scan_bd, **_box_breakdown(dataset, scored_ids, matched, set(scan_bd))}
+    report["ci95"] = _bootstrap(images, scores, labels, ap50_of, n_boot=n_boot, seed=seed)
+    report["_predictions"] = predictions
+    return report
+
+
+def _bootstrap(
+    images: Sequence[BenchImage],
+    scores: NDArray[np.float64],
+    labels: NDArray[np.bool_],
+    ap50_of: Any,
+    *,
+    n_boot: int,
+    seed: int,
+) -> dict[str, Any]:
+    ids = np.asarray([im.image_id for im in images], dtype=np.int64)
+
+    def statistic(index: NDArray[np.intp]) -> dict[str, float | None]:
+        s, y = scores[index], labels[index]
+        out: dict[str, float | None] = {
+            "ap50": ap50_of(ids[index].tolist()) if ap50_of is not None else None,
+            "roc_auc": metrics.roc_auc(s, y),
+        }
+        for fa in metrics.FA_RATES:
+            out[f"pd_at_fa/{_fa_key(fa)}"] = metrics.pd_at_fa(s, y, fa)
+        return out
+
+    result: dict[str, Any] = {
+        "method": "stratified percentile bootstrap",
+        "n_boot": n_boot,
+        "seed": seed,
+    }
+    if n_boot == 0 or scores.size == 0:
+        empty = {"low": None, "high": None, "n_valid": 0}
+        result.update(
+            ap50=empty, roc_auc=empty, pd_at_fa={_fa_key(fa): empty for fa in metrics.FA_RATES}
+        )
+        return result
+    ci = metrics.bootstrap_ci(statistic, labels, n_boot=n_boot, seed=seed)
+    result["ap50"] = ci["ap50"]
+    result["roc_auc"] = ci["roc_auc"]
+    result["pd_at_fa"] = {_fa_key(fa): ci[f"pd_at_fa/{_fa_key(fa)}"] for fa in metrics.FA_RATES}
+    return result
