@@ -15,6 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detect.errors import InputError
+from kernels import KernelError
+from kernels import resample as _resample
 from models.manifest import InputSpec
 
 __all__ = ["InputSpec", "Preprocessed", "preprocess"]
@@ -22,13 +24,9 @@ __all__ = ["InputSpec", "Preprocessed", "preprocess"]
 logger = logging.getLogger(__name__)
 
 try:
-    from kernels import destripe as _destripe
-    from kernels import resample as _resample
-except ImportError:  # the numba kernels are not installed in this build
+    from kernels import destripe as _destripe  
+except ImportError:  # kernels without destripe: use the scipy stand-in
     from detect._fallback import destripe as _destripe
-    from detect._fallback import resample as _resample
-
-    logger.debug("kernels.resample/destripe unavailable; using the scipy fallback")
 
 #: Smallest scan side (in original pixels) the detector accepts.
 MIN_SIDE = 8
@@ -106,9 +104,12 @@ def preprocess(
         If the image is not 2-D, too small, non-finite, or the spacing is not positive.
     """
     arr = _check_inputs(image, spacing)
-    if spec.destripe:
-        arr = _destripe(arr)
-    work = _resample(arr, (float(spacing[0]), float(spacing[1])), float(spec.pitch_mm))
+    try:
+        if spec.destripe:
+            arr = _destripe(arr)
+        work = _resample(arr, (float(spacing[0]), float(spacing[1])), float(spec.pitch_mm)).image
+    except KernelError as exc:
+        raise InputError(f"cannot preprocess the scan: {exc}") from exc
     h, w = int(work.shape[0]), int(work.shape[1])
     m = spec.pad_multiple
     padded_h, padded_w = -(-h // m) * m, -(-w // m) * m

@@ -153,6 +153,7 @@ def synthetic_body(rows: int = 2000, cols: int = 800, spacing: tuple[float, floa
     img[band(0.0, 0.13) & span(-80, 80)] = 1.5  # head
     img[band(0.13, 0.18) & span(-50, 50)] = 1.5  # neck
     img[band(0.18, 0.53) & span(-170, 170)] = 2.0  # trunk
+    img[band(0.18, 0.21) & span(-250, 250)] = 1.6  # shoulders, joining the arms to the trunk
     img[band(0.18, 0.55) & span(-250, -200)] = 1.0  # left arm (image left)
     img[band(0.18, 0.55) & span(200, 250)] = 1.0  # right arm
     img[band(0.53, 0.96) & (span(-150, -20) | span(20, 150))] = 1.8  # legs

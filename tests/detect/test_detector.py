@@ -1,0 +1,108 @@
+"""End-to-end detection with the tiny test model: boxes, zones, calibration, decision."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detect import Decision, Detector, Result
+from detect.calibration import calibrate
+from detect.preprocess import preprocess
+from detect.result import BodyZone
+from models.manifest import PlattParams, Thresholds
+from tests.detect.conftest import TINY_WH, WriteModel, add_object, make_scan, synthetic_body
+
+SPACING = (1.0, 0.8)
+#: Marker centre in working pixels (row, col): the centre of output cell (102, 40).
+CENTRE_WORK = (410.0, 162.0)
+#: ... and in original pixels / mm (row factor 2, column factor 2.5).
+CENTRE_MM = (CENTRE_WORK[0] * 2.0 * SPACING[0], CENTRE_WORK[1] * 2.5 * SPACING[1])
+
+
+def _scan_with_marker(attenuation: float | None):
+    body = synthetic_body(spacing=SPACING)
+    img = body.image.copy()
+    if attenuation is not None:
+        add_object(img, SPACING, CENTRE_MM, (16.0, 16.0), attenuation)
+    return make_scan(img, SPACING)
+
+
+def _raw_peak(scan, det: Detector) -> float:
+    """The tiny model's phone score at the marker cell, computed without onnxruntime."""
+    pre = preprocess(scan.image, scan.spacing, det.manifest.input)
+    r, c = int(CENTRE_WORK[0]) // 4, int(CENTRE_WORK[1]) // 4
+    cell = pre.tensor[0, 0, 4 * r : 4 * r + 4, 4 * c : 4 * c + 4].mean()
+    return float(np.clip(cell * 2.0 - 1.2, 0.0, 1.0))
+
+
+def test_phone_found_with_exact_box_in_original_pixels(write_model: WriteModel) -> None:
+    """A dense marker gives one phone finding whose box maps back through the 2 x 2.5 scale."""
+    det = Detector(write_model().model)
+    result = det.detect(_scan_with_marker(4.0))
+    assert result.decision is Decision.ALARM
+    assert len(result.findings) == 1
+    f = result.findings[0]
+    assert f.label == "phone"
+    w, h = TINY_WH
+    expected = ((CENTRE_WORK[1] - w / 2) * 2.5, (CENTRE_WORK[0] - h / 2) * 2.0, w * 2.5, h * 2.0)
+    assert f.bbox_px == pytest.approx(expected, abs=1e-4)
+    assert f.bbox_mm == pytest.approx(
+        (expected[0] * 0.8, expected[1] * 1.0, expected[2] * 0.8, expected[3] * 1.0), abs=1e-4
+    )
+    assert f.zone is BodyZone.ABDOMEN
+    assert result.scan_score == pytest.approx(f.confidence)
+
+
+def test_clean_scan_is_clear(write_model: WriteModel) -> None:
+    """A body with nothing on it: no findings, score 0, CLEAR."""
+    result = Detector(write_model().model).detect(_scan_with_marker(None))
+    assert result.decision is Decision.CLEAR
+    assert result.scan_score == 0.0
+    assert result.findings == []
+
+
+def test_calibration_and_inconclusive_band(write_model: WriteModel) -> None:
+    """The scan score is the Platt-calibrated raw peak; a mid score is INCONCLUSIVE."""
+    platt = {"a": 1.5, "b": 0.4}
+    det = Detector(write_model(per_class={"phone": platt}).model)
+    scan = _scan_with_marker(1.0)
+    raw = _raw_peak(scan, det)
+    assert 0.1 < raw < 0.5
+    expected = float(calibrate([raw], PlattParams(**platt))[0])
+    result = det.detect(scan)
+    assert result.scan_score == pytest.approx(expected, rel=1e-4)
+    assert 0.25 <= expected < 0.6
+    assert result.decision is Decision.INCONCLUSIVE
+
+
+def test_low_confidence_peak_scores_but_is_not_reported(write_model: WriteModel) -> None:
+    """A peak under report_min_confidence raises the score but is not listed as a finding."""
+    th = Thresholds(report_min_confidence=0.9, alarm=0.95, clear_below=0.1)
+    det = Detector(write_model(thresholds=th).model)
+    result = det.detect(_scan_with_marker(1.0))
+    assert 0.1 < result.scan_score < 0.9
+    assert result.findings == []
+    assert result.decision is Decision.INCONCLUSIVE
+
+
+def test_result_metadata_and_timings(write_model: WriteModel) -> None:
+    """Result carries model identity, image geometry and per-stage timings; JSON round-trips."""
+    det = Detector(write_model().model)
+    result = det.detect(_scan_with_marker(4.0), decode_ms=3.5)
+    assert result.model == det.identity
+    assert result.model.name == "tiny-test"
+    assert (result.image.rows, result.image.cols) == (2000, 800)
+    assert result.image.spacing_mm == SPACING
+    assert result.image.spacing_source == "caller"
+    t = result.timings
+    assert t.decode_ms == 3.5
+    assert min(t.preprocess_ms, t.infer_ms, t.postprocess_ms) > 0.0
+    assert Result.model_validate_json(result.model_dump_json()) == result
+
+
+def test_detect_many_keeps_order(write_model: WriteModel) -> None:
+    """detect_many returns one result per scan, in order."""
+    det = Detector(write_model().model)
+    det.warmup()
+    results = det.detect_many([_scan_with_marker(4.0), _scan_with_marker(None)])
+    assert [r.decision for r in results] == [Decision.ALARM, Decision.CLEAR]

@@ -1,0 +1,65 @@
+"""Scan → model input tensor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detect.errors import InputError
+from detect.preprocess import InputSpec, preprocess
+
+
+@pytest.mark.parametrize(
+    ("shape", "spacing", "valid"),
+    [((2000, 800), (1.0, 0.8), (1000, 320)), ((300, 250), (2.0, 2.0), (300, 250)),
+     ((101, 77), (0.5, 3.0), (25, 116))],
+)
+def test_shapes_and_scale(
+    shape: tuple[int, int], spacing: tuple[float, float], valid: tuple[int, int]
+) -> None:
+    """Resampled to 2 mm, padded to a multiple of 32; scale is original px per working px."""
+    rng = np.random.default_rng(1)
+    pre = preprocess(rng.uniform(0, 3, shape).astype(np.float32), spacing, InputSpec())
+    assert pre.valid_shape == valid
+    h, w = pre.tensor.shape[2:]
+    assert pre.tensor.shape[:2] == (1, 1) and pre.tensor.dtype == np.float32
+    assert h % 32 == 0 and w % 32 == 0 and h - valid[0] < 32 and w - valid[1] < 32
+    assert pre.scale == pytest.approx((shape[0] / valid[0], shape[1] / valid[1]))
+
+
+def test_scaling_clipping_and_zero_padding() -> None:
+    """x = clip(att * scale, 0, clip_max) inside, zeros in the padding."""
+    img = np.full((50, 40), 8.0, np.float32)
+    img[:, :20] = -1.0
+    spec = InputSpec(scale=0.25, clip_max=1.5, pad_multiple=32, destripe=False)
+    pre = preprocess(img, (2.0, 2.0), spec)
+    t = pre.tensor[0, 0]
+    assert pre.valid_shape == (50, 40) and t.shape == (64, 64)
+    assert t[:50, :18].max() == 0.0
+    assert t[:50, 22:40].min() == pytest.approx(1.5)
+    assert not t[50:].any() and not t[:, 40:].any()
+
+
+def test_unit_scale_without_clipping_keeps_values() -> None:
+    """At the working pitch with scale 1 and a high clip the image passes through unchanged."""
+    rng = np.random.default_rng(2)
+    img = rng.uniform(0, 2, (64, 96)).astype(np.float32)
+    spec = InputSpec(scale=1.0, clip_max=10.0, destripe=False)
+    pre = preprocess(img, (2.0, 2.0), spec)
+    np.testing.assert_allclose(pre.tensor[0, 0], img, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("image", "spacing", "match"),
+    [
+        (np.zeros((10, 10, 3), np.float32), (1.0, 1.0), "must be 2-D"),
+        (np.zeros((4, 100), np.float32), (1.0, 1.0), "too small"),
+        (np.full((20, 20), np.nan, np.float32), (1.0, 1.0), "NaN or infinite"),
+        (np.zeros((20, 20), np.float32), (0.0, 1.0), "positive finite"),
+        (np.zeros((20, 20), np.complex64), (1.0, 1.0), "real numbers"),
+    ],
+)
+def test_bad_input_is_refused(image: np.ndarray, spacing: tuple[float, float], match: str) -> None:
+    """Wrong shape, size, values or spacing raise InputError naming the problem."""
+    with pytest.raises(InputError, match=match):
+        preprocess(image, spacing, InputSpec())

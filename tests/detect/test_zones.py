@@ -1,0 +1,56 @@
+"""Body zones on a synthetic standing figure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detect.result import BodyZone
+from detect.zones import assign_zone, body_layout
+from tests.detect.conftest import synthetic_body
+
+BODY = synthetic_body(rows=1000, cols=400, spacing=(2.0, 1.6))
+LAYOUT = body_layout(BODY.image)
+MID = BODY.image.shape[1] / 2
+
+
+def _row(t: float) -> float:
+    return BODY.top + t * BODY.height
+
+
+def test_layout_finds_extent_and_midline() -> None:
+    """The body's first/last rows and its midline are found from the mask."""
+    assert abs(LAYOUT.top - BODY.top) <= 2
+    assert abs(LAYOUT.bottom - BODY.bottom) <= 2
+    assert abs(LAYOUT.midline - MID) <= 2
+
+
+@pytest.mark.parametrize(
+    ("t", "col_offset_mm", "zone"),
+    [
+        (0.06, 0, BodyZone.HEAD_NECK),
+        (0.15, 0, BodyZone.HEAD_NECK),
+        (0.25, 0, BodyZone.CHEST),
+        (0.25, 120, BodyZone.CHEST),
+        (0.40, -60, BodyZone.ABDOMEN),
+        (0.50, 0, BodyZone.PELVIS_GROIN),
+        (0.30, -225, BodyZone.ARMS_HANDS),
+        (0.50, 225, BodyZone.ARMS_HANDS),
+        (0.70, 80, BodyZone.LEGS),
+        (0.90, -80, BodyZone.LEGS),
+        (0.98, 80, BodyZone.FEET),
+        (0.40, 370, BodyZone.OUTSIDE_BODY),
+    ],
+)
+def test_zone_of_position(t: float, col_offset_mm: float, zone: BodyZone) -> None:
+    """A centre at a fraction of body height and lateral offset lands in the expected zone."""
+    centre = (_row(t), MID + col_offset_mm / BODY.spacing[1])
+    assert assign_zone(LAYOUT, centre) is zone
+
+
+def test_empty_scan_uses_image_extent() -> None:
+    """With no body, zones follow the image extent instead of failing."""
+    layout = body_layout(np.zeros((500, 200), np.float32))
+    assert (layout.top, layout.bottom) == (0, 499)
+    assert assign_zone(layout, (20.0, 100.0)) is BodyZone.HEAD_NECK
+    assert assign_zone(layout, (495.0, 100.0)) is BodyZone.FEET
