@@ -24,7 +24,7 @@ __all__ = ["InputSpec", "Preprocessed", "preprocess"]
 logger = logging.getLogger(__name__)
 
 try:
-    from kernels import destripe as _destripe  
+    from kernels import destripe as _destripe
 except ImportError:  # kernels without destripe: use the scipy stand-in
     from detect._fallback import destripe as _destripe
 

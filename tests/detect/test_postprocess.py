@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -18,7 +20,7 @@ def _maps(h: int = 16, w: int = 20, c: int = 2):
 
 
 def _decode(heat, wh, off, **kw):
-    args = dict(
+    args: dict[str, Any] = dict(
         stride=4,
         scale=(1.0, 1.0),
         valid_shape=(heat.shape[1] * 4, heat.shape[2] * 4),
