@@ -29,6 +29,10 @@ DEFAULT_N_BOOT = 1000
 
 DEFINITIONS: dict[str, str] = {
     "positive_scan": "a scan with at least one 'phone' annotation",
+    "counts": (
+        "n_scans and n_positive count every annotated scan; n_scored, n_scored_positive and "
+        "n_scored_negative the scans read and scored, on which every metric is computed"
+    ),
     "failed_scans": (
         "scans whose file is missing, cannot be read or makes the detector fail; they are listed "
         "and left out of every metric"
@@ -347,10 +351,11 @@ def build_report(
     identity = next((r.result.model for _, r in pairs if r.result), None)
     report: dict[str, Any] = {
         "n_scans": len(dataset.images),
-        "n_scored": len(pairs),
-        "n_positive": int(labels.sum()),
-        "n_negative": int((~labels).sum()),
+        "n_positive": dataset.n_positive,
         "n_failed": len(failed),
+        "n_scored": len(pairs),
+        "n_scored_positive": int(labels.sum()),
+        "n_scored_negative": int((~labels).sum()),
         "failed": failed,
         "model": {
             "name": identity.name if identity else None,

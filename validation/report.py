@@ -115,15 +115,21 @@ def render_html(report: Mapping[str, Any]) -> str:
         f"{_fmt(run.get('wall_time_s'), 1)} s</p>",
         "<h2>Set</h2>",
         _table(
-            ["scans", "scored", "positive", "negative", "failed"],
+            ["", "scans", "positive", "negative"],
             [
                 [
+                    "annotated",
                     report["n_scans"],
-                    report["n_scored"],
                     report["n_positive"],
-                    report["n_negative"],
-                    report["n_failed"],
-                ]
+                    report["n_scans"] - report["n_positive"],
+                ],
+                [
+                    "scored",
+                    report["n_scored"],
+                    report["n_scored_positive"],
+                    report["n_scored_negative"],
+                ],
+                ["failed (left out)", report["n_failed"], None, None],
             ],
         ),
         "<h2>Scan level</h2>",
