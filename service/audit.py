@@ -13,13 +13,15 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from service.errors import AuditChainError
-from service.store.models import AuditRow
+
+if TYPE_CHECKING:
+    from service.store.models import AuditRow
 
 #: ``prev_hash`` of the first row.
 GENESIS_HASH = "0" * 64
@@ -90,6 +92,8 @@ def append(
     is_postgresql : bool
         Take the advisory lock that serialises appends across connections.
     """
+    from service.store.models import AuditRow
+
     if is_postgresql:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
     last = session.execute(
@@ -140,6 +144,8 @@ class VerifyReport:
 
 
 def _iter_rows(session: Session, batch: int = 1000) -> Iterator[AuditRow]:
+    from service.store.models import AuditRow
+
     last_seq = 0
     while True:
         rows = session.scalars(
