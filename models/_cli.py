@@ -1,0 +1,150 @@
+"""``scanguard train``: train, export, calibrate and install the phone detector.
+
+PyTorch is an optional extra (``pip install scanguard[train]``); it is imported only when the
+command runs, so the runtime never needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+__all__ = ["register"]
+
+logger = logging.getLogger(__name__)
+
+_STAGES = ("data", "fit", "export", "calibrate", "install")
+
+
+def _stages(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip() for s in text.split(",") if s.strip())
+    bad = [s for s in names if s not in _STAGES]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown stage(s) {bad or text!r}; "
+            f"choose a comma-separated list of {', '.join(_STAGES)}"
+        )
+    return names
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``train`` sub-command."""
+    p = subparsers.add_parser(
+        "train",
+        help="train the phone detector on simulated scans and export it to ONNX",
+        description=(
+            "Generate simulated training scans, train the CenterNet detector (resumable), export "
+            "it to ONNX with a parity check, fit calibration and thresholds on held-out scans and "
+            "measure metrics on a held-out test set."
+        ),
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("runs/train"), help="run folder (default %(default)s)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="training seed; also selects the scan seeds")
+    p.add_argument(
+        "--scans", type=_positive_int, default=2000, help="training scans (default %(default)s)"
+    )
+    p.add_argument("--epochs", type=_positive_int, default=30, help="epochs (default %(default)s)")
+    p.add_argument("--steps-per-epoch", type=_positive_int, default=200)
+    p.add_argument("--batch-size", type=_positive_int, default=16)
+    p.add_argument(
+        "--crop",
+        type=_positive_int,
+        nargs=2,
+        default=(384, 192),
+        metavar=("H", "W"),
+        help="training crop in working pixels, multiples of 32 (default 384 192)",
+    )
+    p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    p.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="stop training after this many minutes (a checkpoint is saved)",
+    )
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="cache root (default runs/cache/<source>-seed<seed>)",
+    )
+    p.add_argument("--calibration-scans", type=_positive_int, default=300)
+    p.add_argument("--test-scans", type=_positive_int, default=300)
+    p.add_argument(
+        "--source",
+        choices=("simulator", "standin"),
+        default="simulator",
+        help="scan source; 'standin' is a tiny synthetic smoke-test generator",
+    )
+    p.add_argument("--jobs", type=_positive_int, default=1, help="scan generator processes")
+    p.add_argument("--threads", type=_positive_int, default=2, help="torch/onnxruntime threads")
+    p.add_argument(
+        "--stages",
+        type=_stages,
+        default=("data", "fit", "export", "calibrate"),
+        help="comma-separated stages: data,fit,export,calibrate,install "
+        "(default data,fit,export,calibrate)",
+    )
+    p.add_argument(
+        "--install",
+        action="store_true",
+        help="also copy the model, manifest and model card into the models package",
+    )
+    p.add_argument("--version", default="1.0.0", help="model version written to the manifest")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        from models.training.cache import Source
+        from models.training.errors import TrainingError
+        from models.training.pipeline import PipelineOptions, Stage, run_pipeline
+    except ModuleNotFoundError as exc:
+        logger.error(
+            "training needs the optional 'train' extra (%s); install it with "
+            "`pip install -e .[train]`",
+            exc.name,
+        )
+        return 2
+    if any(c % 32 for c in args.crop):
+        logger.error("--crop %s %s: both sides must be multiples of 32", *args.crop)
+        return 2
+    stages = tuple(Stage(s) for s in args.stages)
+    if args.install and Stage.INSTALL not in stages:
+        stages = (*stages, Stage.INSTALL)
+    opts = PipelineOptions(
+        out=args.out,
+        cache=args.cache,
+        seed=args.seed,
+        scans=args.scans,
+        calibration_scans=args.calibration_scans,
+        test_scans=args.test_scans,
+        epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch,
+        batch_size=args.batch_size,
+        crop=tuple(args.crop),
+        minutes=args.minutes,
+        resume=args.resume,
+        source=Source(args.source),
+        jobs=args.jobs,
+        threads=args.threads,
+        version=args.version,
+        stages=stages,
+        progress=not args.no_progress,
+    )
+    try:
+        run_pipeline(opts)
+    except TrainingError as exc:
+        logger.error("%s", exc)
+        return 1
+    return 0

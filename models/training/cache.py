@@ -1,0 +1,307 @@
+"""The training cache: preprocessed scans (float16, working pitch) with boxes, one ``.npz`` each.
+
+A generator process writes records (atomically, so a trainer reading the folder never sees half a
+file); the trainer re-lists the folder every epoch and picks up new records.
+
+Each record holds
+``image`` float16 (H, W): the model input before padding
+(``clip(attenuation * scale, 0, clip_max)``),
+``boxes`` float32 (N, 4): ``[x, y, w, h]`` in working pixels,
+``labels`` int64 (N,): class index (see :data:`models.training.classes.CLASSES`),
+``meta``: a JSON string with the seed, encoding, acquisition and per-object attributes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from models.manifest import InputSpec
+from models.training.classes import class_index
+from models.training.errors import DataError
+
+__all__ = [
+    "CacheRecord",
+    "Source",
+    "Split",
+    "generate",
+    "list_records",
+    "load_record",
+    "make_record",
+    "split_seeds",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class Split(StrEnum):
+    """Disjoint seed ranges: scans of one split never appear in another."""
+
+    TRAIN = "train"
+    CALIBRATION = "calibration"
+    TEST = "test"
+
+
+#: Offset of each split's seeds inside a training seed's block of 10 million seeds.
+_SPLIT_OFFSET = {Split.TRAIN: 0, Split.CALIBRATION: 5_000_000, Split.TEST: 7_000_000}
+_SEED_BLOCK = 10_000_000
+
+
+class Source(StrEnum):
+    """Where scans come from."""
+
+    #: ``scanner.simulate`` through the vendor encodings and ``scanner.read_scan``.
+    SIMULATOR = "simulator"
+    #: The private rectangles-on-noise stand-in (tests and smoke runs only).
+    STANDIN = "standin"
+
+
+def split_seeds(seed: int, split: Split | str, n: int, start: int = 0) -> list[int]:
+    """Scan seeds of a split.
+
+    Parameters
+    ----------
+    seed : int
+        Training seed (``scanguard train --seed``).
+    split : Split or str
+    n : int
+        Number of seeds.
+    start : int
+        Index of the first seed inside the split.
+    """
+    base = seed * _SEED_BLOCK + _SPLIT_OFFSET[Split(split)]
+    return [base + start + i for i in range(n)]
+
+
+@dataclass
+class CacheRecord:
+    """One preprocessed scan.
+
+    Attributes
+    ----------
+    image : ndarray of float16, shape (H, W)
+    boxes : ndarray of float32, shape (N, 4)
+        ``[x, y, w, h]`` in working pixels.
+    labels : ndarray of int64, shape (N,)
+    meta : dict
+        ``seed``, ``encoding``, ``acquisition`` and ``objects`` (one dict per box, same order).
+    """
+
+    image: NDArray[np.float16]
+    boxes: NDArray[np.float32]
+    labels: NDArray[np.int64]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, path: Path) -> None:
+        """Write atomically (temporary file then rename)."""
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                image=self.image,
+                boxes=self.boxes,
+                labels=self.labels,
+                meta=np.array(json.dumps(self.meta, default=str)),
+            )
+        os.replace(tmp, path)
+
+
+def load_record(path: str | Path) -> CacheRecord:
+    """Read one record.
+
+    Raises
+    ------
+    DataError
+        If the file is missing or not a cache record.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return CacheRecord(
+                image=z["image"].astype(np.float16, copy=False),
+                boxes=z["boxes"].astype(np.float32, copy=False).reshape(-1, 4),
+                labels=z["labels"].astype(np.int64, copy=False),
+                meta=json.loads(str(z["meta"])),
+            )
+    except (OSError, KeyError, ValueError) as exc:
+        raise DataError(
+            f"cannot read training cache record {str(path)!r} ({exc}); delete it and re-run "
+            "`scanguard train` to regenerate it"
+        ) from exc
+
+
+def list_records(folder: str | Path) -> list[Path]:
+    """Finished records in ``folder``, sorted by name (temporary files are skipped)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.npz"))
+
+
+def _preprocess(image: NDArray[np.float32], spacing: tuple[float, float], spec: InputSpec) -> Any:
+    from detect.preprocess import preprocess
+
+    return preprocess(image, spacing, spec)
+
+
+def _objects_to_boxes(
+    objects: Iterable[Any], scale: tuple[float, float]
+) -> tuple[NDArray[np.float32], NDArray[np.int64], list[dict[str, Any]]]:
+    """Original-pixel object boxes to working-pixel boxes of the classes the model detects."""
+    row_f, col_f = scale
+    boxes: list[list[float]] = []
+    labels: list[int] = []
+    attrs: list[dict[str, Any]] = []
+    for obj in objects:
+
+        def get(key: str, o: Any = obj) -> Any:
+            return o.get(key) if isinstance(o, dict) else getattr(o, key, None)
+
+        category = str(get("category"))
+        index = class_index(category)
+        if index is None:
+            continue
+        x, y, w, h = (float(v) for v in get("bbox"))
+        boxes.append([x / col_f, y / row_f, w / col_f, h / row_f])
+        labels.append(index)
+        attrs.append({k: _plain(get(k)) for k in ("category", "kind", "concealment", "location")})
+    return (np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(labels, np.int64), attrs)
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def make_record(seed: int, source: Source | str, spec: InputSpec) -> CacheRecord:
+    """Generate and preprocess one scan.
+
+    With :attr:`Source.SIMULATOR` the scan goes the way a product scan goes: simulated transmission
+    -> a randomly chosen vendor encoding (``scanner.encoding.encode_dicom``) -> DICOM bytes ->
+    ``scanner.read_scan`` -> ``detect.preprocess.preprocess``.
+
+    Parameters
+    ----------
+    seed : int
+        Scan seed.
+    source : Source or str
+    spec : InputSpec
+        Preprocessing of the model input.
+    """
+    source = Source(source)
+    rng = np.random.default_rng([seed, 7919])
+    meta: dict[str, Any] = {"seed": int(seed), "source": source.value}
+    if source is Source.STANDIN:
+        from models.training._standin import standin_scan
+
+        image, spacing, objects = standin_scan(seed)
+        meta["encoding"] = "attenuation"
+    else:
+        image, spacing, objects, extra = _simulated(seed, rng)
+        meta.update(extra)
+    pre = _preprocess(image, spacing, spec)
+    valid_h, valid_w = pre.valid_shape
+    x = np.asarray(pre.tensor, np.float32)[0, 0, :valid_h, :valid_w]
+    boxes, labels, attrs = _objects_to_boxes(objects, pre.scale)
+    meta["objects"] = attrs
+    meta["spacing"] = [float(spacing[0]), float(spacing[1])]
+    return CacheRecord(x.astype(np.float16), boxes, labels, meta)
+
+
+def _simulated(
+    seed: int, rng: np.random.Generator
+) -> tuple[NDArray[np.float32], tuple[float, float], list[Any], dict[str, Any]]:
+    from scanner import read_scan
+    from scanner.encoding import ENCODINGS, encode_dicom
+    from scanner.simulate import simulate_scan
+
+    sim = simulate_scan(int(seed))
+    names = sorted(ENCODINGS)
+    name = names[int(rng.integers(len(names)))]
+    ds = encode_dicom(sim.transmission, tuple(sim.spacing), ENCODINGS[name])
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    scan = read_scan(buf.getvalue(), validation="ignore")
+    acq = getattr(sim, "acquisition", None)
+    acq_dict = acq if isinstance(acq, dict) else getattr(acq, "__dict__", {})
+    extra = {
+        "encoding": name,
+        "acquisition": {
+            k: _plain(v)
+            for k, v in acq_dict.items()
+            if isinstance(_plain(v), (int, float, str, bool))
+        },
+    }
+    return scan.image, scan.spacing, list(sim.objects), extra
+
+
+def generate(
+    out_dir: str | Path,
+    seeds: Iterable[int],
+    source: Source | str = Source.SIMULATOR,
+    spec: InputSpec | None = None,
+    prefix: str = "scan",
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write one record per seed into ``out_dir`` (seeds already there are skipped).
+
+    Returns
+    -------
+    int
+        Number of records written.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = spec or InputSpec()
+    written = 0
+    for seed in seeds:
+        path = out / f"{prefix}-{seed:012d}.npz"
+        if path.exists():
+            continue
+        t0 = time.perf_counter()
+        try:
+            record = make_record(seed, source, spec)
+        except Exception as exc:  # one bad scan must not stop a long generation run
+            logger.warning("seed %d skipped: %s: %s", seed, type(exc).__name__, exc)
+            continue
+        record.save(path)
+        written += 1
+        logger.debug("seed %d: %.2f s", seed, time.perf_counter() - t0)
+        if progress is not None:
+            progress(1)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generator process: ``python -m models.training.cache OUT SPLIT SEED N [--source S]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="write training cache records")
+    parser.add_argument("out")
+    parser.add_argument("split", choices=[s.value for s in Split])
+    parser.add_argument("seed", type=int)
+    parser.add_argument("n", type=int)
+    parser.add_argument("--start", type=int, default=0)
+    parser.add_argument("--step", type=int, default=1, help="take every STEP-th seed (for workers)")
+    parser.add_argument(
+        "--source", default=Source.SIMULATOR.value, choices=[s.value for s in Source]
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    seeds = split_seeds(args.seed, args.split, args.n)[args.start :: args.step]
+    n = generate(args.out, seeds, args.source, prefix=args.split)
+    logger.info("wrote %d records to %s", n, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

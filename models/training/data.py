@@ -1,0 +1,243 @@
+"""Training batches: object-biased crops of cached scans, augmented towards other scanners.
+
+The augmentations imitate what differs between scanners and vendors rather than what our own
+simulator does: attenuation gain (kVp, beam hardening), a mild power law (detector response),
+extra quantum noise that grows with attenuation, blur (focal spot, detector), column stripes,
+small offsets, scale jitter (pitch calibration) and left-right flips.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import Tensor
+from torch.nn import functional as F
+
+from models.training.cache import CacheRecord, list_records, load_record
+from models.training.errors import DataError
+from models.training.network import STRIDE
+from models.training.targets import make_targets
+
+__all__ = ["AugmentConfig", "Batch", "CropSampler"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Strength of the augmentations (probabilities and ranges)."""
+
+    p_object_crop: float = 0.65
+    scale_range: tuple[float, float] = (0.85, 1.2)
+    flip: float = 0.5
+    gain_range: tuple[float, float] = (0.8, 1.25)
+    gamma_range: tuple[float, float] = (0.85, 1.15)
+    p_noise: float = 0.5
+    #: log10 range of air photons per pixel for the added quantum noise.
+    noise_log10_photons: tuple[float, float] = (3.5, 6.0)
+    p_blur: float = 0.3
+    blur_sigma: tuple[float, float] = (0.3, 1.2)
+    p_stripes: float = 0.3
+    stripe_std: float = 0.01
+    offset: float = 0.02
+
+
+@dataclass
+class Batch:
+    """One training batch.
+
+    Attributes
+    ----------
+    image : Tensor, shape (B, 1, H, W)
+    heatmap : Tensor, shape (B, C, H/4, W/4)
+    log_wh, offset : Tensor, shape (B, 2, H/4, W/4)
+    mask : Tensor, shape (B, H/4, W/4)
+    """
+
+    image: Tensor
+    heatmap: Tensor
+    log_wh: Tensor
+    offset: Tensor
+    mask: Tensor
+
+
+class CropSampler:
+    """Draws augmented crops from the records of a cache folder.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Cache folder (``*.npz`` records).
+    crop : tuple of int
+        (height, width) of a crop in working pixels; multiples of 32.
+    num_classes : int
+    clip_max : float
+        Upper clip of the model input.
+    augment : AugmentConfig, optional
+        ``None`` for the defaults.
+    max_records : int, optional
+        Use only the first ``max_records`` records (by name).
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        crop: tuple[int, int] = (384, 192),
+        num_classes: int = 6,
+        clip_max: float = 4.0,
+        augment: AugmentConfig | None = None,
+        max_records: int | None = None,
+    ) -> None:
+        if crop[0] % 32 or crop[1] % 32:
+            raise DataError(
+                f"crop {crop} must be multiples of 32 in both dimensions; pass e.g. --crop 384 192"
+            )
+        self.folder = Path(folder)
+        self.crop = crop
+        self.num_classes = num_classes
+        self.clip_max = clip_max
+        self.augment = augment or AugmentConfig()
+        self.max_records = max_records
+        self._records: dict[Path, CacheRecord] = {}
+        self.paths: list[Path] = []
+
+    def refresh(self) -> int:
+        """Load records that appeared since the last call; returns how many are available."""
+        paths = list_records(self.folder)
+        if self.max_records is not None:
+            paths = paths[: self.max_records]
+        for p in paths:
+            if p not in self._records:
+                try:
+                    self._records[p] = load_record(p)
+                except DataError as exc:
+                    logger.warning("%s", exc)
+        self.paths = [p for p in paths if p in self._records]
+        if not self.paths:
+            raise DataError(
+                f"no training records in {str(self.folder)!r}; generate them first "
+                "(`scanguard train` starts a generator) or check --cache"
+            )
+        return len(self.paths)
+
+    # -- cropping -------------------------------------------------------------------------------
+    def _crop_one(
+        self, rec: CacheRecord, rng: np.random.Generator
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.int64]]:
+        aug = self.augment
+        ch, cw = self.crop
+        s = float(np.exp(rng.uniform(*np.log(aug.scale_range))))
+        sh, sw = max(8, round(ch * s)), max(8, round(cw * s))
+        h, w = rec.image.shape
+        boxes, labels = rec.boxes, rec.labels
+        if len(boxes) and rng.random() < aug.p_object_crop:
+            # favour phones: they are the class that matters most
+            weights = np.where(labels == 0, 3.0, 1.0)
+            i = int(rng.choice(len(boxes), p=weights / weights.sum()))
+            bx, by, bw, bh = boxes[i]
+            cx, cy = bx + bw / 2, by + bh / 2
+            y0 = round(cy - rng.uniform(0.1, 0.9) * sh)
+            x0 = round(cx - rng.uniform(0.1, 0.9) * sw)
+        else:
+            y0 = int(rng.integers(min(0, h - sh), max(0, h - sh) + 1))
+            x0 = int(rng.integers(min(0, w - sw), max(0, w - sw) + 1))
+        patch = np.zeros((sh, sw), np.float32)
+        ys0, ys1 = max(0, y0), min(h, y0 + sh)
+        xs0, xs1 = max(0, x0), min(w, x0 + sw)
+        if ys1 > ys0 and xs1 > xs0:
+            patch[ys0 - y0 : ys1 - y0, xs0 - x0 : xs1 - x0] = rec.image[ys0:ys1, xs0:xs1]
+        if len(boxes):
+            b = boxes.copy()
+            b[:, 0] -= x0
+            b[:, 1] -= y0
+            cx = b[:, 0] + b[:, 2] / 2
+            cy = b[:, 1] + b[:, 3] / 2
+            keep = (cx >= 0) & (cx < sw) & (cy >= 0) & (cy < sh)
+            b, lab = b[keep], labels[keep]
+            x1 = np.clip(b[:, 0] + b[:, 2], 0, sw)
+            y1 = np.clip(b[:, 1] + b[:, 3], 0, sh)
+            b[:, 0] = np.clip(b[:, 0], 0, sw)
+            b[:, 1] = np.clip(b[:, 1], 0, sh)
+            b[:, 2] = x1 - b[:, 0]
+            b[:, 3] = y1 - b[:, 1]
+            b *= np.array([cw / sw, ch / sh, cw / sw, ch / sh], np.float32)
+        else:
+            b, lab = np.zeros((0, 4), np.float32), np.zeros(0, np.int64)
+        if (sh, sw) != (ch, cw):
+            t = torch.from_numpy(patch)[None, None]
+            patch = F.interpolate(t, size=(ch, cw), mode="bilinear", align_corners=False)[
+                0, 0
+            ].numpy()
+        if rng.random() < aug.flip:
+            patch = patch[:, ::-1].copy()
+            if len(b):
+                b[:, 0] = cw - b[:, 0] - b[:, 2]
+        return patch, b, lab
+
+    def _intensity(self, x: Tensor, rng: np.random.Generator) -> Tensor:
+        """Per-sample photometric augmentation of a (B, 1, H, W) batch of scaled attenuation."""
+        aug = self.augment
+        out = []
+        for i in range(x.shape[0]):
+            xi = x[i : i + 1]
+            body = xi > 0
+            gamma = rng.uniform(*aug.gamma_range)
+            xi = 0.5 * (xi / 0.5).clamp(min=0) ** gamma
+            xi = xi * rng.uniform(*aug.gain_range)
+            if rng.random() < aug.p_blur:
+                xi = _blur(xi, rng.uniform(*aug.blur_sigma))
+            if rng.random() < aug.p_noise:
+                photons = 10 ** rng.uniform(*aug.noise_log10_photons)
+                # quantum noise on -ln(I): std = 1/sqrt(N0 * exp(-att)); att = x / 0.25
+                att = (xi / 0.25).clamp(max=12.0)
+                std = 0.25 * torch.exp(att / 2) / np.sqrt(photons)
+                gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+                xi = xi + std.clamp(max=0.5) * torch.randn(xi.shape, generator=gen)
+            if rng.random() < aug.p_stripes:
+                cols = rng.normal(0.0, aug.stripe_std, size=xi.shape[-1]).astype(np.float32)
+                xi = xi + torch.from_numpy(cols)
+            xi = xi + rng.uniform(-aug.offset, aug.offset)
+            xi = torch.where(body, xi, xi * 0.0 + rng.uniform(0.0, aug.offset))
+            out.append(xi)
+        return torch.cat(out).clamp(0.0, self.clip_max)
+
+    def batch(self, size: int, rng: np.random.Generator, augment: bool = True) -> Batch:
+        """Draw one batch of ``size`` crops (records drawn uniformly with replacement)."""
+        if not self.paths:
+            self.refresh()
+        ch, cw = self.crop
+        ho, wo = ch // STRIDE, cw // STRIDE
+        imgs = np.zeros((size, 1, ch, cw), np.float32)
+        heat = np.zeros((size, self.num_classes, ho, wo), np.float32)
+        lwh = np.zeros((size, 2, ho, wo), np.float32)
+        off = np.zeros((size, 2, ho, wo), np.float32)
+        mask = np.zeros((size, ho, wo), np.float32)
+        for k in range(size):
+            rec = self._records[self.paths[int(rng.integers(len(self.paths)))]]
+            patch, boxes, labels = self._crop_one(rec, rng)
+            imgs[k, 0] = patch
+            t = make_targets(boxes, labels, (ho, wo), self.num_classes, STRIDE)
+            heat[k], lwh[k], off[k], mask[k] = t.heatmap, t.log_wh, t.offset, t.mask
+        x = torch.from_numpy(imgs)
+        if augment:
+            x = self._intensity(x, rng)
+        return Batch(
+            x,
+            torch.from_numpy(heat),
+            torch.from_numpy(lwh),
+            torch.from_numpy(off),
+            torch.from_numpy(mask),
+        )
+
+
+def _blur(x: Tensor, sigma: float) -> Tensor:
+    r = max(1, int(np.ceil(2.5 * sigma)))
+    k = torch.exp(-(torch.arange(-r, r + 1, dtype=torch.float32) ** 2) / (2 * sigma * sigma))
+    k = k / k.sum()
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+    return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))

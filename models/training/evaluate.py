@@ -1,0 +1,417 @@
+"""Calibration fitting, threshold choice and held-out metrics of an exported model.
+
+Runs the ONNX model with onnxruntime on cached (preprocessed) scans and decodes the outputs with
+the runtime's own post-processing (``detect.postprocess``, ``detect.calibration``,
+``detect.decision``), so the figures describe what the product does.
+
+Reproduce the shipped figures with::
+
+    scanguard train --out runs/main --stages calibrate
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from tqdm import tqdm
+
+from detect.calibration import calibrate_labels, fit_platt
+from detect.decision import scan_score
+from detect.postprocess import box_iou, decode, nms
+from models.manifest import Calibration, CalibrationMethod, PlattParams, Thresholds
+from models.training.cache import load_record
+from models.training.classes import CLASSES
+
+__all__ = [
+    "ScanPrediction",
+    "choose_thresholds",
+    "compute_metrics",
+    "fit_calibration",
+    "predict_records",
+]
+
+logger = logging.getLogger(__name__)
+
+#: IoU at which a detection matches a ground-truth box.
+MATCH_IOU = 0.5
+#: Raw peak floor used for evaluation (the manifest's ``peak_min_score``).
+PEAK_MIN = 0.02
+
+
+@dataclass
+class ScanPrediction:
+    """Decoded peaks (after class-wise NMS) and ground truth of one scan, in working pixels.
+
+    Attributes
+    ----------
+    boxes : ndarray, shape (K, 4)
+    labels : ndarray of int64, shape (K,)
+    raw : ndarray, shape (K,)
+        Raw heatmap peak scores.
+    gt_boxes : ndarray, shape (N, 4)
+    gt_labels : ndarray of int64, shape (N,)
+    objects : list of dict
+        Attributes of each ground-truth box (``kind``, ``concealment``, ...).
+    meta : dict
+        Record metadata (seed, encoding, acquisition).
+    matched : ndarray of bool, shape (K,)
+        Whether each peak matches a ground-truth box of its class (greedy, by score, IoU >= 0.5).
+    gt_hit_by : ndarray of int64, shape (N,)
+        Index of the peak matching each ground-truth box, or -1.
+    """
+
+    boxes: NDArray[np.float64]
+    labels: NDArray[np.int64]
+    raw: NDArray[np.float64]
+    gt_boxes: NDArray[np.float64]
+    gt_labels: NDArray[np.int64]
+    objects: list[dict[str, Any]]
+    meta: dict[str, Any]
+    matched: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
+    gt_hit_by: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @property
+    def positive(self) -> bool:
+        """The scan holds at least one phone."""
+        return bool((self.gt_labels == 0).any())
+
+
+def _match(pred: ScanPrediction) -> None:
+    k, n = len(pred.raw), len(pred.gt_labels)
+    pred.matched = np.zeros(k, bool)
+    pred.gt_hit_by = -np.ones(n, np.int64)
+    if k == 0 or n == 0:
+        return
+    for i in np.argsort(-pred.raw, kind="stable"):
+        same = np.nonzero((pred.gt_labels == pred.labels[i]) & (pred.gt_hit_by < 0))[0]
+        if same.size == 0:
+            continue
+        ious = box_iou(pred.boxes[i], pred.gt_boxes[same])
+        j = int(np.argmax(ious))
+        if ious[j] >= MATCH_IOU:
+            pred.gt_hit_by[same[j]] = i
+            pred.matched[i] = True
+
+
+def predict_records(
+    model_path: str | Path,
+    record_paths: Sequence[Path],
+    threads: int = 2,
+    top_k: int = 50,
+    nms_iou: float = 0.5,
+    progress: bool = True,
+) -> list[ScanPrediction]:
+    """Run an ONNX model over cached scans.
+
+    Parameters
+    ----------
+    model_path : str or Path
+        Exported ``.onnx`` file.
+    record_paths : sequence of Path
+        Cache records (``models.training.cache``).
+    threads : int
+        onnxruntime intra-op threads.
+
+    Returns
+    -------
+    list of ScanPrediction
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+    out: list[ScanPrediction] = []
+    for path in tqdm(record_paths, disable=not progress, desc="evaluate", mininterval=5.0):
+        rec = load_record(path)
+        h, w = rec.image.shape
+        ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
+        x = np.zeros((1, 1, ph, pw), np.float32)
+        x[0, 0, :h, :w] = rec.image
+        heat, wh, off = session.run(["heatmap", "wh", "offset"], {"image": x})
+        dets = decode(
+            heat[0],
+            wh[0],
+            off[0],
+            stride=4,
+            scale=(1.0, 1.0),
+            valid_shape=(h, w),
+            image_shape=(h, w),
+            top_k=top_k,
+            peak_min_score=PEAK_MIN,
+        )
+        dets = dets.select(nms(dets.boxes, dets.scores, dets.labels, nms_iou))
+        pred = ScanPrediction(
+            dets.boxes,
+            dets.labels,
+            dets.scores,
+            rec.boxes.astype(np.float64),
+            rec.labels,
+            list(rec.meta.get("objects", [])),
+            rec.meta,
+        )
+        _match(pred)
+        out.append(pred)
+    return out
+
+
+def fit_calibration(
+    preds: Sequence[ScanPrediction], classes: Sequence[str] = CLASSES, min_peaks: int = 20
+) -> Calibration:
+    """Per-class Platt parameters fitted on held-out peaks (positive = matches a true box).
+
+    Classes with fewer than ``min_peaks`` peaks or no positive peak keep the identity.
+    """
+    per_class: dict[str, PlattParams] = {}
+    raw = np.concatenate([p.raw for p in preds]) if preds else np.zeros(0)
+    labels = np.concatenate([p.labels for p in preds]) if preds else np.zeros(0, np.int64)
+    matched = np.concatenate([p.matched for p in preds]) if preds else np.zeros(0, bool)
+    for idx, name in enumerate(classes):
+        sel = labels == idx
+        if sel.sum() < min_peaks or not matched[sel].any():
+            logger.info("class %s: %d peaks, calibration left as identity", name, int(sel.sum()))
+            continue
+        per_class[name] = fit_platt(raw[sel], matched[sel])
+    return Calibration(method=CalibrationMethod.PLATT, per_class=per_class)
+
+
+def _scan_scores(
+    preds: Sequence[ScanPrediction], calibration: Calibration, classes: Sequence[str]
+) -> NDArray[np.float64]:
+    return np.array(
+        [
+            scan_score(
+                calibrate_labels(p.raw, p.labels, list(classes), calibration),
+                p.labels,
+                list(classes),
+            )
+            for p in preds
+        ]
+    )
+
+
+def choose_thresholds(
+    preds: Sequence[ScanPrediction],
+    calibration: Calibration,
+    classes: Sequence[str] = CLASSES,
+    target_pd: float = 0.98,
+    target_pfa: float = 0.02,
+) -> Thresholds:
+    """Decision thresholds from the calibration set's scan scores.
+
+    ``alarm`` is the lowest threshold whose false-alarm rate on phone-free scans is at most
+    ``target_pfa``, raised towards 0.5 (an even chance) while the detection rate stays at least
+    ``target_pd``. ``clear_below`` is the highest threshold that still keeps at least
+    ``target_pd`` of the phone scans out of CLEAR, capped at ``alarm`` and 0.25; scans between
+    the two are INCONCLUSIVE.
+    """
+    scores = _scan_scores(preds, calibration, classes)
+    pos = np.array([p.positive for p in preds])
+    neg_scores = np.sort(scores[~pos])
+    pos_scores = np.sort(scores[pos])
+    if neg_scores.size:
+        k = int(np.floor(target_pfa * neg_scores.size))  # alarms allowed
+        t_fa = float(neg_scores[-k - 1]) + 1e-6 if k < neg_scores.size else 0.0
+    else:
+        t_fa = 0.5
+    if pos_scores.size:
+        miss = int(np.floor((1 - target_pd) * pos_scores.size))
+        t_pd = float(pos_scores[miss])
+    else:
+        t_pd = 0.5
+    alarm = float(np.clip(0.5, t_fa, max(t_fa, t_pd)))
+    alarm = float(np.clip(alarm, 0.05, 0.99))
+    clear_below = float(np.clip(min(t_pd, alarm, 0.25), 0.02, alarm))
+    logger.info(
+        "thresholds: t_fa %.3f t_pd %.3f -> alarm %.3f clear_below %.3f",
+        t_fa,
+        t_pd,
+        alarm,
+        clear_below,
+    )
+    return Thresholds(
+        peak_min_score=PEAK_MIN,
+        report_min_confidence=round(clear_below, 4),
+        alarm=round(alarm, 4),
+        clear_below=round(clear_below, 4),
+    )
+
+
+# -- metrics ---------------------------------------------------------------------------------------
+
+
+def _ap(scores: NDArray[np.float64], tp: NDArray[np.bool_], n_gt: int) -> float:
+    """COCO-style 101-point interpolated average precision."""
+    if n_gt == 0:
+        return float("nan")
+    order = np.argsort(-scores, kind="stable")
+    tps = np.cumsum(tp[order])
+    fps = np.cumsum(~tp[order])
+    recall = tps / n_gt
+    precision = tps / np.maximum(tps + fps, 1)
+    precision = np.maximum.accumulate(precision[::-1])[::-1] if precision.size else precision
+    ap = 0.0
+    for r in np.linspace(0, 1, 101):
+        i = np.searchsorted(recall, r, side="left")
+        ap += float(precision[i]) if i < precision.size else 0.0
+    return ap / 101
+
+
+def _ece(conf: NDArray[np.float64], correct: NDArray[np.bool_], bins: int = 10) -> float:
+    if conf.size == 0:
+        return float("nan")
+    idx = np.minimum((conf * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        sel = idx == b
+        if sel.any():
+            total += sel.sum() / conf.size * abs(conf[sel].mean() - correct[sel].mean())
+    return float(total)
+
+
+def _per_scan_stats(
+    preds: Sequence[ScanPrediction],
+    calibration: Calibration,
+    thresholds: Thresholds,
+    classes: Sequence[str],
+) -> dict[str, Any]:
+    conf = [calibrate_labels(p.raw, p.labels, list(classes), calibration) for p in preds]
+    return {
+        "conf": conf,
+        "score": _scan_scores(preds, calibration, classes),
+        "positive": np.array([p.positive for p in preds]),
+    }
+
+
+def _summary(
+    preds: Sequence[ScanPrediction],
+    stats: dict[str, Any],
+    idx: NDArray[np.intp],
+    thresholds: Thresholds,
+    classes: Sequence[str],
+) -> dict[str, float]:
+    score, positive = stats["score"][idx], stats["positive"][idx]
+    out: dict[str, float] = {}
+    for c, name in enumerate(classes):
+        s, t, n_gt = [], [], 0
+        for i in idx:
+            p = preds[i]
+            sel = p.labels == c
+            s.append(stats["conf"][i][sel])
+            t.append(p.matched[sel])
+            n_gt += int((p.gt_labels == c).sum())
+        if n_gt:
+            out[f"ap50_{name}"] = _ap(np.concatenate(s), np.concatenate(t), n_gt)
+    pos, neg = score[positive], score[~positive]
+    out["pd_at_alarm"] = float((pos >= thresholds.alarm).mean()) if pos.size else float("nan")
+    out["pfa_at_alarm"] = float((neg >= thresholds.alarm).mean()) if neg.size else float("nan")
+    out["miss_clear"] = float((pos < thresholds.clear_below).mean()) if pos.size else float("nan")
+    out["inconclusive"] = float(
+        ((score >= thresholds.clear_below) & (score < thresholds.alarm)).mean()
+    )
+    for fa in (0.02, 0.05):
+        if neg.size and pos.size:
+            k = int(np.floor(fa * neg.size))
+            srt = np.sort(neg)
+            thr = float(srt[-k - 1]) + 1e-9 if k < neg.size else 0.0
+            out[f"pd_at_pfa_{fa:g}"] = float((pos >= thr).mean())
+    # false phone detections per scan at the alarm threshold (object level)
+    fp = sum(
+        int(
+            (
+                (stats["conf"][i] >= thresholds.alarm) & (preds[i].labels == 0) & ~preds[i].matched
+            ).sum()
+        )
+        for i in idx
+    )
+    out["false_phone_detections_per_scan_at_alarm"] = fp / max(1, len(idx))
+    c_all = np.concatenate([stats["conf"][i][preds[i].labels == 0] for i in idx] or [np.zeros(0)])
+    m_all = np.concatenate(
+        [preds[i].matched[preds[i].labels == 0] for i in idx] or [np.zeros(0, bool)]
+    )
+    out["ece_phone_detections"] = _ece(c_all, m_all)
+    out["ece_scan"] = _ece(score, positive)
+    return out
+
+
+def _subgroup_recall(
+    preds: Sequence[ScanPrediction],
+    stats: dict[str, Any],
+    idx: NDArray[np.intp],
+    threshold: float,
+    key: str,
+) -> dict[str, tuple[float, int]]:
+    hits: dict[str, list[bool]] = {}
+    for i in idx:
+        p = preds[i]
+        for j, obj in enumerate(p.objects):
+            if j >= len(p.gt_labels) or p.gt_labels[j] != 0:
+                continue
+            k = p.gt_hit_by[j]
+            ok = bool(k >= 0 and stats["conf"][i][k] >= threshold)
+            hits.setdefault(str(obj.get(key)), []).append(ok)
+    return {g: (float(np.mean(v)), len(v)) for g, v in sorted(hits.items())}
+
+
+def compute_metrics(
+    preds: Sequence[ScanPrediction],
+    calibration: Calibration,
+    thresholds: Thresholds,
+    classes: Sequence[str] = CLASSES,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Held-out metrics with 95 % bootstrap intervals (scans resampled with replacement).
+
+    Returns
+    -------
+    dict
+        ``n_scans``, ``n_positive``, and for each metric ``{"value", "ci95": [lo, hi]}``;
+        ``phone_recall_by_kind`` / ``phone_recall_by_concealment`` / ``scan_pd_by_encoding``
+        (recall of phones matched at IoU 0.5 with confidence >= alarm).
+    """
+    n = len(preds)
+    stats = _per_scan_stats(preds, calibration, thresholds, classes)
+    all_idx = np.arange(n)
+    point = _summary(preds, stats, all_idx, thresholds, classes)
+    rng = np.random.default_rng(seed)
+    boot: dict[str, list[float]] = {k: [] for k in point}
+    for _ in range(n_boot):
+        s = _summary(preds, stats, rng.integers(0, n, n), thresholds, classes)
+        for k in point:
+            if k in s and np.isfinite(s[k]):
+                boot[k].append(s[k])
+    out: dict[str, Any] = {
+        "n_scans": n,
+        "n_positive": int(stats["positive"].sum()),
+        "match_iou": MATCH_IOU,
+        "bootstrap_resamples": n_boot,
+    }
+    for k, v in point.items():
+        ci = (
+            [float(np.percentile(boot[k], 2.5)), float(np.percentile(boot[k], 97.5))]
+            if boot[k]
+            else None
+        )
+        out[k] = {"value": round(float(v), 4), "ci95": [round(c, 4) for c in ci] if ci else None}
+    for key in ("kind", "concealment", "location"):
+        out[f"phone_recall_by_{key}"] = {
+            g: {"value": round(r, 4), "n": m}
+            for g, (r, m) in _subgroup_recall(preds, stats, all_idx, thresholds.alarm, key).items()
+        }
+    enc: dict[str, list[bool]] = {}
+    for i, p in enumerate(preds):
+        if p.positive:
+            enc.setdefault(str(p.meta.get("encoding")), []).append(
+                bool(stats["score"][i] >= thresholds.alarm)
+            )
+    out["scan_pd_by_encoding"] = {
+        g: {"value": round(float(np.mean(v)), 4), "n": len(v)} for g, v in sorted(enc.items())
+    }
+    return out

@@ -1,0 +1,277 @@
+"""``scanguard train`` end to end: data -> fit -> export -> calibrate (-> install).
+
+Stages
+------
+data
+    Generate the training cache (background generator processes when followed by ``fit``).
+fit
+    Train; resumable with ``resume=True``; stops after ``minutes`` if given.
+export
+    EMA weights -> ``<out>/phone_detector.onnx`` with the parity check.
+calibrate
+    Generate held-out calibration and test caches (seeds never used for training), fit Platt
+    calibration and decision thresholds on the calibration set, measure metrics on the test
+    set, write ``<out>/manifest.json``, ``<out>/metrics.json`` and ``<out>/MODEL_CARD.md``.
+install
+    Copy the model, manifest and model card into the ``models`` package.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from models.manifest import InputSpec, Manifest, OutputSpec, TrainingInfo
+from models.training.cache import Source, Split, generate, list_records, split_seeds
+from models.training.classes import CLASSES
+from models.training.errors import TrainingError
+
+__all__ = ["PipelineOptions", "Stage", "run_pipeline"]
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "phone_detector.onnx"
+MODEL_NAME = "scanguard-phone-centernet"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+class Stage(StrEnum):
+    """Steps of the training pipeline, in order."""
+
+    DATA = "data"
+    FIT = "fit"
+    EXPORT = "export"
+    CALIBRATE = "calibrate"
+    INSTALL = "install"
+
+
+@dataclass
+class PipelineOptions:
+    """Options of ``scanguard train`` (see ``scanguard train --help``)."""
+
+    out: Path = Path("runs/train")
+    cache: Path | None = None
+    seed: int = 0
+    scans: int = 2000
+    calibration_scans: int = 300
+    test_scans: int = 300
+    epochs: int = 30
+    steps_per_epoch: int = 200
+    batch_size: int = 16
+    crop: tuple[int, int] = (384, 192)
+    minutes: float | None = None
+    resume: bool = False
+    source: Source = Source.SIMULATOR
+    jobs: int = 1
+    threads: int = 2
+    version: str = "1.0.0"
+    stages: tuple[Stage, ...] = (Stage.DATA, Stage.FIT, Stage.EXPORT, Stage.CALIBRATE)
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def cache_dir(self, split: Split) -> Path:
+        """Cache folder of a split."""
+        root = self.cache or Path("runs/cache") / f"{self.source.value}-seed{self.seed}"
+        return Path(root) / split.value
+
+
+def _spawn_generators(opts: PipelineOptions, split: Split, n: int) -> list[subprocess.Popen[bytes]]:
+    out = opts.cache_dir(split)
+    out.mkdir(parents=True, exist_ok=True)
+    procs = []
+    for k in range(max(1, opts.jobs)):
+        cmd = [
+            sys.executable,
+            "-m",
+            "models.training.cache",
+            str(out),
+            split.value,
+            str(opts.seed),
+            str(n),
+            "--start",
+            str(k),
+            "--step",
+            str(max(1, opts.jobs)),
+            "--source",
+            opts.source.value,
+        ]
+        log = open(out.parent / f"generate-{split.value}-{k}.log", "ab")
+        procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
+    logger.info(
+        "started %d generator process(es) for %d %s scans in %s", len(procs), n, split.value, out
+    )
+    return procs
+
+
+def _generate_now(opts: PipelineOptions, split: Split, n: int) -> list[Path]:
+    procs = _spawn_generators(opts, split, n) if opts.jobs > 1 else []
+    if not procs:
+        generate(
+            opts.cache_dir(split), split_seeds(opts.seed, split, n), opts.source, prefix=split.value
+        )
+    for p in procs:
+        p.wait()
+    return list_records(opts.cache_dir(split))[:n]
+
+
+def _fit(opts: PipelineOptions) -> None:
+    from models.training.trainer import TrainConfig, train
+
+    cfg = TrainConfig(
+        out=str(opts.out),
+        cache=str(opts.cache_dir(Split.TRAIN)),
+        seed=opts.seed,
+        epochs=opts.epochs,
+        steps_per_epoch=opts.steps_per_epoch,
+        batch_size=opts.batch_size,
+        crop=opts.crop,
+        minutes=opts.minutes,
+        threads=opts.threads,
+        max_records=opts.scans,
+        min_records=min(opts.scans, 50),
+        **opts.extra,
+    )
+    train(cfg, resume=opts.resume, progress=opts.progress)
+
+
+def _export(opts: PipelineOptions) -> dict[str, Any]:
+    from models.training.export import OPSET, export_onnx
+    from models.training.trainer import CHECKPOINT, load_checkpoint
+
+    _, state = load_checkpoint(opts.out / CHECKPOINT)
+    report = export_onnx(state.ema, opts.out / MODEL_FILE)
+    info = {
+        "opset": OPSET,
+        "parity_max_abs_diff": report.max_abs_diff,
+        "parity_tolerance": report.tolerance,
+        "parity_shapes": report.shapes,
+        "step": state.step,
+        "epoch": state.epoch,
+        "train_wall_time_s": state.elapsed_s,
+    }
+    (opts.out / "export.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+    return info
+
+
+def _calibrate(opts: PipelineOptions) -> Manifest:
+    from models.training.card import write_model_card
+    from models.training.evaluate import (
+        choose_thresholds,
+        compute_metrics,
+        fit_calibration,
+        predict_records,
+    )
+    from models.training.trainer import CHECKPOINT, load_checkpoint
+
+    model = opts.out / MODEL_FILE
+    if not model.exists():
+        raise TrainingError(
+            f"no exported model at {str(model)!r}; run the export stage first "
+            "(scanguard train --stages export)"
+        )
+    cfg, state = load_checkpoint(opts.out / CHECKPOINT)
+    cal = _generate_now(opts, Split.CALIBRATION, opts.calibration_scans)
+    test = _generate_now(opts, Split.TEST, opts.test_scans)
+    cal_preds = predict_records(model, cal, threads=opts.threads, progress=opts.progress)
+    calibration = fit_calibration(cal_preds)
+    thresholds = choose_thresholds(cal_preds, calibration)
+    test_preds = predict_records(model, test, threads=opts.threads, progress=opts.progress)
+    metrics = compute_metrics(test_preds, calibration, thresholds)
+    metrics["calibration_set"] = compute_metrics(cal_preds, calibration, thresholds, n_boot=0)
+    export_info = json.loads((opts.out / "export.json").read_text(encoding="utf-8"))
+    n_train = len(list_records(opts.cache_dir(Split.TRAIN))[: cfg.max_records or None])
+    training = TrainingInfo.model_validate(
+        dict(
+            seed=opts.seed,
+            n_train_scans=n_train,
+            n_calibration_scans=len(cal),
+            epochs=state.epoch,
+            wall_time_s=round(state.elapsed_s, 1),
+            device="cpu",
+            simulator="scanner.simulate" if opts.source is Source.SIMULATOR else "stand-in",
+            n_test_scans=len(test),
+            steps=state.step,
+            batch_size=cfg.batch_size,
+            crop=list(cfg.crop),
+            train_seeds=_seed_range(opts.seed, Split.TRAIN, n_train),
+            calibration_seeds=_seed_range(opts.seed, Split.CALIBRATION, len(cal)),
+            test_seeds=_seed_range(opts.seed, Split.TEST, len(test)),
+            parity_max_abs_diff=export_info["parity_max_abs_diff"],
+            parity_tolerance=export_info["parity_tolerance"],
+        )
+    )
+    manifest = Manifest(
+        name=MODEL_NAME,
+        version=opts.version,
+        file=MODEL_FILE,
+        sha256="0" * 64,
+        opset=export_info["opset"],
+        input=InputSpec(),
+        outputs=OutputSpec(),
+        classes=list(CLASSES),
+        calibration=calibration,
+        thresholds=thresholds,
+        training=training,
+        metrics=metrics,
+    ).with_model(model)
+    manifest.save(opts.out / "manifest.json")
+    (opts.out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    write_model_card(manifest, opts.out / "MODEL_CARD.md")
+    logger.info("wrote %s", opts.out / "manifest.json")
+    return manifest
+
+
+def _seed_range(seed: int, split: Split, n: int) -> str:
+    seeds = split_seeds(seed, split, n)
+    return f"{seeds[0]}..{seeds[-1]}" if seeds else ""
+
+
+def _install(opts: PipelineOptions) -> None:
+    for name in (MODEL_FILE, "manifest.json", "MODEL_CARD.md"):
+        src = opts.out / name
+        if not src.exists():
+            raise TrainingError(f"{str(src)!r} is missing; run the calibrate stage before install")
+        shutil.copyfile(src, PACKAGE_DIR / name)
+    Manifest.load(PACKAGE_DIR / "manifest.json").verify(PACKAGE_DIR / MODEL_FILE)
+    logger.info("installed %s into %s", MODEL_FILE, PACKAGE_DIR)
+
+
+def run_pipeline(opts: PipelineOptions) -> None:
+    """Run the requested stages in order (see the module docstring)."""
+    opts.out.mkdir(parents=True, exist_ok=True)
+    (opts.out / "options.json").write_text(
+        json.dumps(asdict(opts), indent=2, default=str), encoding="utf-8"
+    )
+    t0 = time.monotonic()
+    generators: list[subprocess.Popen[bytes]] = []
+    stages = set(opts.stages)
+    if Stage.DATA in stages:
+        if Stage.FIT in stages:
+            generators = _spawn_generators(opts, Split.TRAIN, opts.scans)
+        else:
+            _generate_now(opts, Split.TRAIN, opts.scans)
+    try:
+        if Stage.FIT in stages:
+            _fit(opts)
+    finally:
+        for p in generators:
+            if p.poll() is None:
+                p.terminate()
+                p.wait()
+    if Stage.EXPORT in stages:
+        _export(opts)
+    if Stage.CALIBRATE in stages:
+        _calibrate(opts)
+    if Stage.INSTALL in stages:
+        _install(opts)
+    logger.info(
+        "pipeline %s done in %.0f s", ",".join(s.value for s in opts.stages), time.monotonic() - t0
+    )

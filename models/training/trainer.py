@@ -1,0 +1,370 @@
+"""The training loop: AdamW with warm-up and cosine decay, EMA weights, resumable checkpoints.
+
+A run folder holds ``last.pt`` (latest checkpoint), ``history.json`` (losses), ``loss.png`` (plot)
+and ``train.log``. The learning-rate schedule depends only on ``epochs * steps_per_epoch``, so a run
+stopped by ``minutes`` and resumed follows the same schedule.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from models.training.classes import CLASSES
+from models.training.data import AugmentConfig, CropSampler
+from models.training.errors import CheckpointError
+from models.training.loss import LossWeights, centernet_loss
+from models.training.network import CenterNet, NetworkConfig
+
+__all__ = ["TrainConfig", "TrainState", "load_checkpoint", "train"]
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT = "last.pt"
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run (saved in every checkpoint).
+
+    Attributes
+    ----------
+    out : str
+        Run folder.
+    cache : str
+        Folder of training records.
+    seed : int
+        Seed of weights initialisation and batch sampling.
+    epochs, steps_per_epoch, batch_size : int
+    crop : tuple of int
+        (height, width) of training crops in working pixels.
+    lr, weight_decay : float
+    warmup_steps : int
+    ema_decay : float
+    minutes : float, optional
+        Stop (after saving a checkpoint) once this much wall time has passed in this process.
+    checkpoint_minutes : float
+        Save a checkpoint at least this often.
+    threads : int
+        ``torch.set_num_threads``.
+    max_records : int, optional
+        Train on the first ``max_records`` cache records only.
+    min_records : int
+        Wait until the cache holds at least this many records before starting.
+    """
+
+    out: str = "runs/train"
+    cache: str = "runs/cache/train"
+    seed: int = 0
+    epochs: int = 30
+    steps_per_epoch: int = 200
+    batch_size: int = 16
+    crop: tuple[int, int] = (384, 192)
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 300
+    ema_decay: float = 0.998
+    minutes: float | None = None
+    checkpoint_minutes: float = 4.0
+    threads: int = 2
+    max_records: int | None = None
+    min_records: int = 1
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    loss: LossWeights = field(default_factory=LossWeights)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Rebuild from :func:`dataclasses.asdict` output."""
+        d = dict(data)
+        d["crop"] = tuple(d["crop"])
+        net = dict(d.pop("network"))
+        net["widths"], net["depths"] = tuple(net["widths"]), tuple(net["depths"])
+        aug: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in d.pop("augment").items()
+        }
+        return cls(
+            network=NetworkConfig(**net),
+            augment=AugmentConfig(**aug),
+            loss=LossWeights(**d.pop("loss")),
+            **d,
+        )
+
+
+@dataclass
+class TrainState:
+    """What a checkpoint restores."""
+
+    model: CenterNet
+    ema: CenterNet
+    optimizer: torch.optim.Optimizer
+    step: int = 0
+    epoch: int = 0
+    elapsed_s: float = 0.0
+    history: list[dict[str, float]] = field(default_factory=list)
+    rng_state: dict[str, Any] | None = None
+
+
+def _lr_at(step: int, cfg: TrainConfig) -> float:
+    total = max(1, cfg.epochs * cfg.steps_per_epoch)
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    t = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    return cfg.lr * (0.03 + 0.97 * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def _new_state(cfg: TrainConfig) -> TrainState:
+    torch.manual_seed(cfg.seed)
+    model = CenterNet(cfg.network)
+    ema = copy.deepcopy(model).eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
+    opt = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": cfg.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=cfg.lr,
+    )
+    return TrainState(model, ema, opt)
+
+
+def save_checkpoint(
+    state: TrainState, cfg: TrainConfig, path: Path, rng: np.random.Generator
+) -> None:
+    """Write a checkpoint atomically."""
+    payload = {
+        "config": asdict(cfg),
+        "classes": list(CLASSES[: cfg.network.num_classes]),
+        "model": state.model.state_dict(),
+        "ema": state.ema.state_dict(),
+        "optimizer": state.optimizer.state_dict(),
+        "step": state.step,
+        "epoch": state.epoch,
+        "elapsed_s": state.elapsed_s,
+        "history": state.history,
+        "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()},
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path) -> tuple[TrainConfig, TrainState]:
+    """Read a checkpoint written by :func:`train`.
+
+    Raises
+    ------
+    CheckpointError
+        If the file is missing or is not a training checkpoint.
+    """
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+        cfg = TrainConfig.from_dict(payload["config"])
+        state = _new_state(cfg)
+        state.model.load_state_dict(payload["model"])
+        state.ema.load_state_dict(payload["ema"])
+        state.optimizer.load_state_dict(payload["optimizer"])
+    except FileNotFoundError as exc:
+        raise CheckpointError(
+            f"no checkpoint at {str(path)!r}; train first, or drop --resume to start a new run"
+        ) from exc
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+        raise CheckpointError(
+            f"{str(path)!r} is not a usable training checkpoint ({exc}); delete it or choose "
+            "another --out"
+        ) from exc
+    state.step, state.epoch = int(payload["step"]), int(payload["epoch"])
+    state.elapsed_s = float(payload["elapsed_s"])
+    state.history = list(payload["history"])
+    state.rng_state = payload["rng"]
+    return cfg, state
+
+
+def _plot(history: list[dict[str, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not history:
+        return
+    steps = [h["step"] for h in history]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key in ("total", "heatmap", "wh", "offset"):
+        ax.plot(steps, [h[key] for h in history], label=key)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+@torch.no_grad()
+def _ema_update(ema: CenterNet, model: CenterNet, decay: float) -> None:
+    for e, m in zip(ema.state_dict().values(), model.state_dict().values(), strict=True):
+        if e.dtype.is_floating_point:
+            e.mul_(decay).add_(m.detach(), alpha=1 - decay)
+        else:
+            e.copy_(m)
+
+
+def _wait_for_records(sampler: CropSampler, need: int) -> int:
+    while True:
+        try:
+            n = sampler.refresh()
+        except Exception:
+            n = 0
+        if n >= need:
+            return n
+        logger.info("waiting for training records: %d of %d", n, need)
+        time.sleep(20)
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> TrainState:
+    """Train (or continue training) a detector.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        Settings; with ``resume`` the checkpoint's settings win except ``minutes``, ``cache``,
+        ``max_records``, ``epochs`` and ``threads``.
+    resume : bool
+        Continue from ``<out>/last.pt``.
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    TrainState
+        The final state (``ema`` holds the weights to export).
+    """
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / CHECKPOINT
+    if resume:
+        saved, state = load_checkpoint(ckpt)
+        saved.minutes, saved.cache, saved.max_records = cfg.minutes, cfg.cache, cfg.max_records
+        saved.epochs, saved.threads, saved.out = cfg.epochs, cfg.threads, cfg.out
+        cfg = saved
+        rng = np.random.default_rng()
+        assert state.rng_state is not None
+        rng.bit_generator.state = state.rng_state["numpy"]
+        torch.set_rng_state(state.rng_state["torch"])
+        logger.info("resumed %s at step %d (epoch %d)", ckpt, state.step, state.epoch)
+    else:
+        state = _new_state(cfg)
+        rng = np.random.default_rng(cfg.seed)
+    sampler = CropSampler(
+        cfg.cache,
+        cfg.crop,
+        cfg.network.num_classes,
+        augment=cfg.augment,
+        max_records=cfg.max_records,
+    )
+    _wait_for_records(sampler, cfg.min_records)
+    t_start = time.monotonic()
+    elapsed0 = state.elapsed_s
+    last_save = t_start
+    total_steps = cfg.epochs * cfg.steps_per_epoch
+    state.model.train()
+    stop = False
+    window: list[dict[str, float]] = []
+    while state.step < total_steps and not stop:
+        n_rec = sampler.refresh()
+        bar = tqdm(
+            total=cfg.steps_per_epoch,
+            disable=not progress,
+            mininterval=5.0,
+            desc=f"epoch {state.epoch + 1}/{cfg.epochs} ({n_rec} scans)",
+        )
+        bar.update(state.step - state.epoch * cfg.steps_per_epoch)
+        while state.step < (state.epoch + 1) * cfg.steps_per_epoch:
+            batch = sampler.batch(cfg.batch_size, rng)
+            for g in state.optimizer.param_groups:
+                g["lr"] = _lr_at(state.step, cfg)
+            out_t = state.model(batch.image)
+            loss, parts = centernet_loss(
+                out_t, batch.heatmap, batch.log_wh, batch.offset, batch.mask, cfg.loss
+            )
+            state.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(state.model.parameters(), 10.0)
+            state.optimizer.step()
+            _ema_update(
+                state.ema, state.model, min(cfg.ema_decay, (1 + state.step) / (10 + state.step))
+            )
+            state.step += 1
+            window.append(parts)
+            bar.update(1)
+            bar.set_postfix(loss=f"{parts['total']:.3f}", hm=f"{parts['heatmap']:.3f}")
+            if len(window) == 25:
+                _flush(window, state, cfg)
+            now = time.monotonic()
+            state.elapsed_s = elapsed0 + (now - t_start)
+            if cfg.minutes is not None and now - t_start >= cfg.minutes * 60:
+                stop = True
+                break
+            if now - last_save >= cfg.checkpoint_minutes * 60:
+                _checkpoint(state, cfg, ckpt, rng, out, window)
+                last_save = now
+        bar.close()
+        if not stop:
+            state.epoch += 1
+            _checkpoint(state, cfg, ckpt, rng, out, window)
+            last_save = time.monotonic()
+    _checkpoint(state, cfg, ckpt, rng, out, window)
+    logger.info(
+        "stopped at step %d of %d after %.0f s of training",
+        state.step,
+        total_steps,
+        state.elapsed_s,
+    )
+    return state
+
+
+def _flush(window: list[dict[str, float]], state: TrainState, cfg: TrainConfig) -> None:
+    """Append the mean of the pending per-step losses to the history and empty ``window``."""
+    if not window:
+        return
+    mean = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
+    mean["step"] = state.step
+    mean["lr"] = _lr_at(state.step, cfg)
+    state.history.append(mean)
+    window.clear()
+
+
+def _checkpoint(
+    state: TrainState,
+    cfg: TrainConfig,
+    ckpt: Path,
+    rng: np.random.Generator,
+    out: Path,
+    window: list[dict[str, float]],
+) -> None:
+    _flush(window, state, cfg)
+    save_checkpoint(state, cfg, ckpt, rng)
+    (out / "history.json").write_text(json.dumps(state.history, indent=1), encoding="utf-8")
+    try:
+        _plot(state.history, out / "loss.png")
+    except Exception as exc:  # a plotting problem must not stop training
+        logger.warning("loss plot not written: %s", exc)

@@ -1,0 +1,103 @@
+"""Tests of the loss, the batch sampler and the training loop with checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from models.training.data import CropSampler
+from models.training.errors import CheckpointError, DataError
+from models.training.loss import centernet_loss
+from models.training.network import CenterNet, NetworkConfig, count_parameters
+from models.training.trainer import TrainConfig, load_checkpoint, train
+
+
+def test_default_network_size_and_shapes() -> None:
+    """The shipped architecture has 0.2-1 M parameters and stride-4 outputs."""
+    net = CenterNet().eval()
+    assert 200_000 <= count_parameters(net) <= 1_000_000
+    with torch.no_grad():
+        out = net(torch.zeros(1, 1, 128, 96))
+    assert out.heatmap_logits.shape == (1, 6, 32, 24)
+    assert out.log_wh.shape == out.offset.shape == (1, 2, 32, 24)
+
+
+def test_sampler_batches(standin_cache: Path) -> None:
+    """Batches have the crop size, stay in the input range and carry object targets."""
+    sampler = CropSampler(standin_cache, crop=(128, 96))
+    assert sampler.refresh() == 12
+    b = sampler.batch(8, np.random.default_rng(0))
+    assert b.image.shape == (8, 1, 128, 96)
+    assert float(b.image.min()) >= 0.0 and float(b.image.max()) <= 4.0
+    assert b.heatmap.shape == (8, 6, 32, 24)
+    assert float(b.mask.sum()) >= 1.0
+
+
+def test_sampler_rejects_bad_crop_and_empty_folder(tmp_path: Path) -> None:
+    """A crop that is not a multiple of 32, or a folder without records, raise DataError."""
+    with pytest.raises(DataError, match="multiples of 32"):
+        CropSampler(tmp_path, crop=(100, 96))
+    with pytest.raises(DataError, match="no training records"):
+        CropSampler(tmp_path, crop=(128, 96)).refresh()
+
+
+def test_training_steps_reduce_loss(standin_cache: Path, tiny_net_config: NetworkConfig) -> None:
+    """A few optimiser steps on one fixed batch lower its loss."""
+    torch.manual_seed(0)
+    net = CenterNet(tiny_net_config)
+    sampler = CropSampler(standin_cache, crop=(128, 96))
+    batch = sampler.batch(4, np.random.default_rng(1), augment=False)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(15):
+        loss, _parts = centernet_loss(
+            net(batch.image), batch.heatmap, batch.log_wh, batch.offset, batch.mask
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert np.isfinite(losses).all()
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_checkpoint_resume(
+    standin_cache: Path, tiny_net_config: NetworkConfig, tmp_path: Path
+) -> None:
+    """A run resumed from its checkpoint continues the step count, history and plot."""
+    cfg = TrainConfig(
+        out=str(tmp_path / "run"),
+        cache=str(standin_cache),
+        epochs=1,
+        steps_per_epoch=3,
+        batch_size=2,
+        crop=(128, 96),
+        warmup_steps=1,
+        network=tiny_net_config,
+        threads=1,
+    )
+    train(cfg, progress=False)
+    saved_cfg, state = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert state.step == 3 and state.epoch == 1 and saved_cfg.network == tiny_net_config
+    cfg.epochs = 2
+    resumed = train(cfg, resume=True, progress=False)
+    assert resumed.step == 6 and resumed.epoch == 2
+    assert len(resumed.history) >= 2
+    assert (tmp_path / "run" / "loss.png").stat().st_size > 0
+    _, again = load_checkpoint(tmp_path / "run" / "last.pt")
+    for a, b in zip(
+        again.ema.state_dict().values(), resumed.ema.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b)
+
+
+def test_load_checkpoint_errors(tmp_path: Path) -> None:
+    """A missing or foreign checkpoint raises CheckpointError with the fix."""
+    with pytest.raises(CheckpointError, match="drop --resume"):
+        load_checkpoint(tmp_path / "none.pt")
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not a usable training checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
