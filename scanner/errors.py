@@ -33,3 +33,11 @@ class NonConformantScanError(ScanError):
 
 class ScanWarning(UserWarning):
     """A conformance problem reported under ``Validation.WARN``."""
+
+
+class ScanFileNotFoundError(ScanError, FileNotFoundError):
+    """The scan file does not exist or cannot be opened."""
+
+
+class ImageParametersError(ScanError, ValueError):
+    """A PNG/TIFF image was given without the pixel spacing or polarity it needs."""

@@ -1,0 +1,558 @@
+"""DICOM half of :func:`scanner.read_scan`: parse, check, decode and normalise one dataset.
+
+The normalisation rules are the ones :mod:`scanner.encoding` documents (and writes):
+
+* Rescale Slope / Intercept (or a Modality LUT Sequence) is applied first.
+* Pixel Intensity Relationship (0028,1040) ``LIN``: the rescaled value is proportional to the
+  beam intensity; with Sign (0028,1041) ``-1`` it is first flipped within the stored range. It
+  becomes ``-ln(I / I_air)`` with the air level estimated from the unattenuated region beside the
+  body (:func:`scanner._air.estimate_air_level`).
+* ``LOG``: the rescaled value is the natural-log line integral, negated when Sign is ``+1``
+  (higher = more intensity). The air offset (the attenuation of the air region, ~0 for a
+  flat-fielded image) is then subtracted so air is 0 in every encoding. If the values span more
+  than :data:`_MAX_LOG_RANGE` natural-log units, the file cannot follow the convention (the
+  vendor's log scale is unknown): the full stored range is assumed to span
+  :data:`scanner.encoding.LOG_RANGE` and a conformance problem is reported.
+* Photometric Interpretation is display only and is used only when (0028,1040)/(0028,1041) are
+  missing: LOG is assumed, with sign ``-1`` for MONOCHROME2 and ``+1`` for MONOCHROME1.
+* Spacing: Pixel Spacing, else Imager Pixel Spacing (divided by the Estimated Radiographic
+  Magnification Factor when present), else the caller's ``pixel_spacing``, else
+  :data:`ASSUMED_SPACING` with a conformance problem.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import logging
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pydicom
+from numpy.typing import NDArray
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import get_decoder
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.valuerep import DA, DT, TM
+
+from scanner import _air
+from scanner.conformance import Conformance
+from scanner.encoding import LOG_RANGE
+from scanner.errors import (
+    MissingDecoderError,
+    MissingPixelDataError,
+    NotDicomError,
+    TruncatedFileError,
+    UnsupportedScanError,
+)
+from scanner.scan import Normalisation, Scan, ScanMetadata, SpacingSource
+
+logger = logging.getLogger(__name__)
+logger.addHandler(logging.NullHandler())
+
+#: Spacing (row, column) in mm used when neither the file nor the caller gives one.
+ASSUMED_SPACING: tuple[float, float] = (1.0, 1.0)
+#: Smallest and largest accepted rows / columns.
+MIN_SIDE, MAX_SIDE = 32, 16384
+#: Largest plausible span of natural-log attenuation in one image (exp(-30) ~ 1e-13).
+_MAX_LOG_RANGE = 30.0
+
+_PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10")  # (7FE0,0010) little / big endian
+_PROJECTION_CLASSES = {
+    pydicom.uid.DigitalXRayImageStorageForPresentation,
+    pydicom.uid.DigitalXRayImageStorageForProcessing,
+    pydicom.uid.ComputedRadiographyImageStorage,
+    pydicom.uid.SecondaryCaptureImageStorage,
+    pydicom.uid.DICOSDigitalXRayImageStorageForPresentation,
+    pydicom.uid.DICOSDigitalXRayImageStorageForProcessing,
+}
+#: Compressed transfer syntaxes that keep every stored value (JPEG 2000 "Lossless" and HTJ2K
+#: "Lossless" only; the plain JPEG 2000 syntax may be lossy).
+_LOSSLESS = {
+    pydicom.uid.RLELossless,
+    pydicom.uid.JPEGLSLossless,
+    pydicom.uid.JPEGLossless,
+    pydicom.uid.JPEGLosslessSV1,
+    pydicom.uid.JPEG2000Lossless,
+    pydicom.uid.HTJ2KLossless,
+    pydicom.uid.HTJ2KLosslessRPCL,
+    pydicom.uid.DeflatedExplicitVRLittleEndian,
+}
+#: pip packages that provide the decoder of a transfer syntax.
+_DECODER_PACKAGES = {
+    pydicom.uid.RLELossless: "pylibjpeg-rle (or nothing: pydicom decodes RLE natively)",
+    pydicom.uid.JPEGLSLossless: "pyjpegls",
+    pydicom.uid.JPEGLSNearLossless: "pyjpegls",
+    pydicom.uid.JPEG2000Lossless: "pylibjpeg and pylibjpeg-openjpeg",
+    pydicom.uid.JPEG2000: "pylibjpeg and pylibjpeg-openjpeg",
+    pydicom.uid.JPEGLossless: "pylibjpeg and pylibjpeg-libjpeg",
+    pydicom.uid.JPEGLosslessSV1: "pylibjpeg and pylibjpeg-libjpeg",
+    pydicom.uid.JPEGBaseline8Bit: "pylibjpeg and pylibjpeg-libjpeg",
+    pydicom.uid.JPEGExtended12Bit: "pylibjpeg and pylibjpeg-libjpeg",
+}
+
+
+def parse(data: bytes, conformance: Conformance) -> Dataset:
+    """Parse DICOM bytes, mapping every failure to a typed scanner error."""
+    name = conformance.source
+    ds: Dataset
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            ds = pydicom.dcmread(io.BytesIO(data))
+        except InvalidDicomError:
+            ds = _parse_bare(data, name)
+            conformance.report(
+                "no DICOM file header (128-byte preamble and 'DICM'); read as a bare dataset. "
+                "Export the file as DICOM Part 10"
+            )
+        except EOFError as exc:
+            raise TruncatedFileError(
+                f"{name} ends in the middle of a DICOM element ({exc}); the file is incomplete: "
+                "copy or export it again"
+            ) from exc
+        except Exception as exc:
+            raise NotDicomError(
+                f"{name} could not be parsed as DICOM ({type(exc).__name__}: {exc}); check that "
+                "it is a DICOM file and not damaged"
+            ) from exc
+    for warning in caught:
+        conformance.report(f"DICOM parser: {warning.message}")
+    if not _has_pixels(ds):
+        if any(tag in data for tag in _PIXEL_TAGS):
+            raise TruncatedFileError(
+                f"{name} ends inside its Pixel Data: the file is incomplete (was the transfer "
+                "interrupted?); copy or export it again"
+            )
+        if not any(elem.tag.group != 0x0002 for elem in ds):
+            raise TruncatedFileError(
+                f"{name} ends inside its DICOM header: the file is incomplete; copy or export "
+                "it again"
+            )
+    return ds
+
+
+def _parse_bare(data: bytes, name: str) -> Dataset:
+    """Read a dataset without the Part-10 header, or raise NotDicomError."""
+    hint = (
+        f"{name} is not a DICOM file (no 'DICM' marker at byte 128) nor a PNG/TIFF image; "
+        "give a DICOM Part-10 file, or a 16-bit PNG/TIFF with pixel_spacing and polarity"
+    )
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), force=True)
+        plausible = _has_pixels(ds) or ("Rows" in ds and "Columns" in ds)
+    except Exception as exc:
+        raise NotDicomError(hint) from exc
+    if not plausible:
+        raise NotDicomError(hint)
+    return ds
+
+
+def _has_pixels(ds: Dataset) -> bool:
+    return any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
+
+
+def _int(ds: Dataset, keyword: str, default: int | None = None) -> int | None:
+    value = ds.get(keyword, default)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _float(value: Any) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if np.isfinite(out) else None
+
+
+def _text(ds: Dataset, keyword: str) -> str | None:
+    value = ds.get(keyword)
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _check_pixel_module(ds: Dataset, name: str) -> None:
+    """Refuse what no normalisation can use: no pixels, frames, colour, odd sizes."""
+    if "PixelData" not in ds:
+        if _has_pixels(ds):
+            raise UnsupportedScanError(
+                f"{name} holds floating-point pixel data; ScanGuard reads integer radiographs "
+                "(Pixel Data 7FE0,0010): export the scan as an integer DX/CR image"
+            )
+        raise MissingPixelDataError(
+            f"{name} has no Pixel Data (7FE0,0010): it is a DICOM object without an image "
+            "(a report, a worklist or a structured document?); send the image object"
+        )
+    frames = _int(ds, "NumberOfFrames", 1) or 1
+    if frames > 1:
+        raise UnsupportedScanError(
+            f"{name} is a multi-frame image ({frames} frames); ScanGuard reads one projection "
+            "per file: export each frame as its own single-frame image"
+        )
+    samples = _int(ds, "SamplesPerPixel", 1)
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
+    if samples != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2", ""):
+        raise UnsupportedScanError(
+            f"{name} is a colour image (Photometric Interpretation {photometric or '?'}, "
+            f"{samples} samples per pixel); ScanGuard needs the grayscale MONOCHROME1/2 "
+            "transmission image as the scanner produced it, not a screenshot"
+        )
+    rows, cols = _int(ds, "Rows"), _int(ds, "Columns")
+    if rows is None or cols is None:
+        raise UnsupportedScanError(
+            f"{name} lacks Rows/Columns (0028,0010/0011); the image size is unknown, so the "
+            "file cannot be decoded: re-export it from the scanner"
+        )
+    if not (MIN_SIDE <= rows <= MAX_SIDE and MIN_SIDE <= cols <= MAX_SIDE):
+        raise UnsupportedScanError(
+            f"{name} has an implausible image size of {rows} x {cols} pixels; a full-body scan "
+            f"has {MIN_SIDE} to {MAX_SIDE} rows and columns: check Rows/Columns (0028,0010/0011)"
+        )
+    allocated = _int(ds, "BitsAllocated")
+    if allocated not in (8, 16):
+        raise UnsupportedScanError(
+            f"{name} has Bits Allocated {allocated}; ScanGuard reads 8- or 16-bit integer "
+            "images: export with 8 to 16 bits stored"
+        )
+
+
+def _transfer_syntax(ds: Dataset, conformance: Conformance) -> UID:
+    meta = getattr(ds, "file_meta", None)
+    ts = meta.get("TransferSyntaxUID") if meta is not None else None
+    if ts:
+        return UID(str(ts))
+    encoding = getattr(ds, "original_encoding", (None, None))
+    implicit = encoding[0] if encoding else None
+    ts = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+    if "PixelData" in ds and isinstance(ds.PixelData, bytes | bytearray):
+        rows, cols = _int(ds, "Rows", 0) or 0, _int(ds, "Columns", 0) or 0
+        expected = rows * cols * (_int(ds, "BitsAllocated", 16) or 16) // 8
+        if len(ds.PixelData) < expected:
+            raise MissingDecoderError(
+                f"{conformance.source} has no Transfer Syntax UID (0002,0010) and its Pixel Data "
+                "looks compressed; the codec is unknown: write the file with its file meta header"
+            )
+    conformance.report(
+        f"no Transfer Syntax UID (0002,0010); assumed {ts.name}. Write the file with its "
+        "file meta information"
+    )
+    return ts
+
+
+def _decode(ds: Dataset, ts: UID, conformance: Conformance) -> NDArray[Any]:
+    name = conformance.source
+    try:
+        decoder = get_decoder(ts)
+    except NotImplementedError as exc:
+        raise MissingDecoderError(
+            f"{name} uses transfer syntax {ts} ({ts.name}), for which no decoder exists; "
+            "convert it to an uncompressed or lossless syntax (e.g. 'gdcmconv --raw')"
+        ) from exc
+    if not decoder.is_available:
+        package = _DECODER_PACKAGES.get(ts, "a pydicom pixel-data plug-in for it")
+        missing = "; ".join(decoder.missing_dependencies) or "no plug-in installed"
+        raise MissingDecoderError(
+            f"{name} is compressed with {ts.name} and no decoder is available ({missing}); "
+            f"install {package} (pip install scanguard brings them), or convert the file to "
+            "an uncompressed transfer syntax"
+        )
+    if ts.is_compressed and ts not in _LOSSLESS:
+        conformance.report(
+            f"lossy compression ({ts.name}) alters attenuation values; configure the scanner "
+            "to send uncompressed or lossless images"
+        )
+    rows, cols = _int(ds, "Rows"), _int(ds, "Columns")
+    if ts.is_encapsulated is False and isinstance(ds.PixelData, bytes | bytearray):
+        expected = (rows or 0) * (cols or 0) * (_int(ds, "BitsAllocated", 16) or 16) // 8
+        if len(ds.PixelData) < expected:
+            raise TruncatedFileError(
+                f"{name} holds {len(ds.PixelData)} bytes of Pixel Data where {rows} x {cols} "
+                f"pixels need {expected}: the file is truncated; copy or export it again"
+            )
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            arr, _ = decoder.as_array(ds)
+    except Exception as exc:
+        raise UnsupportedScanError(
+            f"{name}: the {ts.name} pixel data could not be decoded ({type(exc).__name__}: "
+            f"{exc}); the file is damaged or its image attributes do not match the data"
+        ) from exc
+    for warning in caught:
+        conformance.report(f"pixel decoder: {warning.message}")
+    if arr.ndim != 2:
+        raise UnsupportedScanError(
+            f"{name} decoded to an array of shape {arr.shape}, not one grayscale frame; "
+            "export a single-frame grayscale image"
+        )
+    return arr
+
+
+def _rescale(
+    ds: Dataset, stored: NDArray[Any], conformance: Conformance, steps: list[str]
+) -> tuple[NDArray[np.float64], float, float]:
+    """Apply the modality transform; returns (values, slope, intercept)."""
+    if "ModalityLUTSequence" in ds and "RescaleSlope" not in ds:
+        from pydicom.pixels import apply_modality_lut
+
+        values = np.asarray(apply_modality_lut(stored, ds), dtype=np.float64)
+        steps.append("applied the Modality LUT Sequence")
+        return values, 1.0, 0.0
+    slope = _float(ds.get("RescaleSlope", 1.0))
+    intercept = _float(ds.get("RescaleIntercept", 0.0))
+    if slope is None or slope == 0.0:
+        conformance.report(
+            f"Rescale Slope {ds.get('RescaleSlope')!r} is not a non-zero number; used 1. "
+            "Correct (0028,1053)"
+        )
+        slope = 1.0
+    if intercept is None:
+        conformance.report(
+            f"Rescale Intercept {ds.get('RescaleIntercept')!r} is not a number; used 0. "
+            "Correct (0028,1052)"
+        )
+        intercept = 0.0
+    values = stored.astype(np.float64)
+    if (slope, intercept) != (1.0, 0.0):
+        values = values * slope + intercept
+        steps.append(f"rescaled: value = {slope:g} * stored {intercept:+g}")
+    return values, slope, intercept
+
+
+def _relationship(ds: Dataset, conformance: Conformance) -> tuple[str, int]:
+    """(relationship, sign) from the file, with the photometric fallback."""
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    relationship = str(ds.get("PixelIntensityRelationship", "")).strip().upper()
+    sign = _int(ds, "PixelIntensityRelationshipSign")
+    if relationship not in ("LIN", "LOG"):
+        what = f"is {relationship!r}" if relationship else "is missing"
+        conformance.report(
+            f"Pixel Intensity Relationship (0028,1040) {what}; assumed LOG (log-converted "
+            "data). Have the scanner write LIN or LOG"
+        )
+        relationship = "LOG"
+    if sign not in (1, -1):
+        guess = 1 if photometric == "MONOCHROME1" else -1
+        what = f"is {sign!r}" if sign is not None else "is missing"
+        conformance.report(
+            f"Pixel Intensity Relationship Sign (0028,1041) {what}; assumed {guess:+d} from "
+            f"{photometric or 'MONOCHROME2'} (dense material shown white). Have the scanner "
+            "write the sign"
+        )
+        sign = guess
+    return relationship, sign
+
+
+def _lin_to_attenuation(
+    values: NDArray[np.float64],
+    sign: int,
+    slope: float,
+    intercept: float,
+    max_stored: int,
+    steps: list[str],
+) -> tuple[NDArray[np.float32], float]:
+    if sign == -1:
+        values = (slope * max_stored + intercept) + intercept - values
+        steps.append("sign -1: flipped the values within the stored range")
+    air = _air.estimate_air_level(values)
+    att = _air.counts_to_attenuation(values, air)
+    steps.append(
+        f"LIN counts: attenuation = -ln(I / I_air), air level I_air = {air:.6g} estimated "
+        "from the unattenuated region beside the body"
+    )
+    return att, air
+
+
+def _log_to_attenuation(
+    values: NDArray[np.float64],
+    sign: int,
+    slope: float,
+    max_stored: int,
+    conformance: Conformance,
+    steps: list[str],
+) -> NDArray[np.float32]:
+    att = values if sign == -1 else -values
+    steps.append(
+        "LOG: rescaled value is the natural-log line integral"
+        + ("" if sign == -1 else " negated (sign +1: higher = more intensity)")
+    )
+    span = float(np.ptp(att)) if att.size else 0.0
+    if span > _MAX_LOG_RANGE:
+        scale = (LOG_RANGE[1] - LOG_RANGE[0]) / (abs(slope) * max_stored)
+        att = att * scale
+        conformance.report(
+            f"LOG values span {span:.4g} units after rescale, more than any natural-log image "
+            f"can ({_MAX_LOG_RANGE:g}); the vendor's log scale is unknown, assumed the stored "
+            f"range spans {LOG_RANGE[1] - LOG_RANGE[0]:g} natural-log units. Write Rescale "
+            "Slope/Intercept so the rescaled value is -ln(I / I_air)"
+        )
+        steps.append(f"unknown log scale: multiplied by the assumed {scale:.6g}")
+    try:
+        air_t = _air.estimate_air_level(np.exp(-np.clip(att, -50.0, 50.0)))
+    except _air.AirLevelError:
+        steps.append("no air region found: no air offset subtracted")
+        return att.astype(np.float32)
+    offset = -float(np.log(air_t))
+    steps.append(f"subtracted the air offset {offset:.4g} (attenuation of the air region)")
+    return (att - offset).astype(np.float32)
+
+
+def _spacing(
+    ds: Dataset,
+    caller: tuple[float, float] | None,
+    conformance: Conformance,
+    steps: list[str],
+) -> tuple[tuple[float, float], SpacingSource]:
+    for keyword, source in (
+        ("PixelSpacing", SpacingSource.PIXEL_SPACING),
+        ("ImagerPixelSpacing", SpacingSource.IMAGER_PIXEL_SPACING),
+    ):
+        if keyword not in ds:
+            continue
+        value = _pair(ds.get(keyword))
+        if value is None:
+            conformance.report(
+                f"{keyword} {ds.get(keyword)!r} is not two positive numbers (row, column) in mm; "
+                "ignored. Correct the attribute"
+            )
+            continue
+        if source is SpacingSource.IMAGER_PIXEL_SPACING:
+            factor = _float(ds.get("EstimatedRadiographicMagnificationFactor"))
+            if factor is not None and factor > 0 and factor != 1.0:
+                value = (value[0] / factor, value[1] / factor)
+                steps.append(f"Imager Pixel Spacing divided by the magnification {factor:g}")
+        return value, source
+    if caller is not None:
+        return caller, SpacingSource.CALLER
+    conformance.report(
+        "no Pixel Spacing (0028,0030) nor Imager Pixel Spacing (0018,1164); assumed "
+        f"{ASSUMED_SPACING[0]:g} x {ASSUMED_SPACING[1]:g} mm. Have the scanner write the "
+        "spacing, or pass pixel_spacing"
+    )
+    return ASSUMED_SPACING, SpacingSource.ASSUMED
+
+
+def _pair(value: Any) -> tuple[float, float] | None:
+    if value is None or isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        return None
+    if len(value) != 2:
+        return None
+    a, b = _float(value[0]), _float(value[1])
+    if a is None or b is None or a <= 0 or b <= 0:
+        return None
+    return (a, b)
+
+
+def _datetime(ds: Dataset, conformance: Conformance) -> _dt.datetime | None:
+    raw = ds.get("AcquisitionDateTime")
+    try:
+        if raw:
+            return DT(str(raw))
+        for date_kw, time_kw in (
+            ("AcquisitionDate", "AcquisitionTime"),
+            ("ContentDate", "ContentTime"),
+            ("StudyDate", "StudyTime"),
+        ):
+            date = ds.get(date_kw)
+            if date:
+                day = DA(str(date))
+                clock = TM(str(ds.get(time_kw))) if ds.get(time_kw) else _dt.time()
+                return _dt.datetime.combine(day, clock)
+    except ValueError as exc:
+        conformance.report(f"acquisition date/time is not a valid DICOM value ({exc}); ignored")
+    return None
+
+
+def metadata(ds: Dataset, conformance: Conformance) -> ScanMetadata:
+    """Identity and acquisition facts of a dataset."""
+    kvp_raw = ds.get("KVP")
+    kvp = _float(kvp_raw) if kvp_raw not in (None, "") else None
+    if kvp_raw not in (None, "") and kvp is None:
+        conformance.report(f"KVP {kvp_raw!r} is not a number; ignored")
+    return ScanMetadata(
+        sop_instance_uid=_text(ds, "SOPInstanceUID"),
+        study_instance_uid=_text(ds, "StudyInstanceUID"),
+        series_instance_uid=_text(ds, "SeriesInstanceUID"),
+        sop_class_uid=_text(ds, "SOPClassUID"),
+        modality=_text(ds, "Modality"),
+        patient_id=_text(ds, "PatientID"),
+        patient_name=_text(ds, "PatientName"),
+        station_name=_text(ds, "StationName"),
+        institution_name=_text(ds, "InstitutionName"),
+        device_serial_number=_text(ds, "DeviceSerialNumber"),
+        manufacturer=_text(ds, "Manufacturer"),
+        manufacturer_model_name=_text(ds, "ManufacturerModelName"),
+        kvp=kvp,
+        acquisition_datetime=_datetime(ds, conformance),
+    )
+
+
+def scan_from_dataset(
+    ds: Dataset,
+    conformance: Conformance,
+    *,
+    pixel_spacing: tuple[float, float] | None = None,
+) -> Scan:
+    """Check, decode and normalise one DICOM dataset (policy applied by the caller)."""
+    name = conformance.source
+    _check_pixel_module(ds, name)
+    sop_class = _text(ds, "SOPClassUID")
+    if sop_class is not None and sop_class not in _PROJECTION_CLASSES:
+        conformance.report(
+            f"SOP Class {sop_class} ({UID(sop_class).name}) is not a projection radiograph "
+            "(DX, CR or Secondary Capture); read as one anyway"
+        )
+    ts = _transfer_syntax(ds, conformance)
+    stored = _decode(ds, ts, conformance)
+    rows, cols = (int(stored.shape[0]), int(stored.shape[1]))
+    bits_stored = _int(ds, "BitsStored", _int(ds, "BitsAllocated", 16)) or 16
+    max_stored = (1 << bits_stored) - 1
+
+    steps: list[str] = [f"decoded {rows} x {cols} pixels, {bits_stored} bits stored ({ts.name})"]
+    values, slope, intercept = _rescale(ds, stored, conformance, steps)
+    relationship, sign = _relationship(ds, conformance)
+    air: float | None = None
+    if relationship == "LIN":
+        image, air = _lin_to_attenuation(values, sign, slope, intercept, max_stored, steps)
+    else:
+        image = _log_to_attenuation(values, sign, slope, max_stored, conformance, steps)
+    spacing, spacing_source = _spacing(ds, pixel_spacing, conformance, steps)
+    steps.append(f"spacing {spacing[0]:g} x {spacing[1]:g} mm from {spacing_source.value}")
+
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper() or None
+    kind = "counts" if relationship == "LIN" else "attenuation"
+    sop_name = UID(sop_class).name if sop_class else "unknown SOP class"
+    normalisation = Normalisation(
+        source_format="DICOM",
+        encoding=(
+            f"{relationship} {kind}, sign {sign:+d}, {photometric or '?'}, {bits_stored} bit, "
+            f"{sop_name}"
+        ),
+        transfer_syntax=ts.name,
+        photometric_interpretation=photometric,
+        pixel_intensity_relationship=relationship,
+        pixel_intensity_relationship_sign=sign,
+        rescale_slope=slope,
+        rescale_intercept=intercept,
+        bits_stored=bits_stored,
+        air_level=air,
+        steps=tuple(steps),
+    )
+    return Scan(
+        image=np.ascontiguousarray(image, dtype=np.float32),
+        spacing=spacing,
+        spacing_source=spacing_source,
+        stored_shape=(rows, cols),
+        metadata=metadata(ds, conformance),
+        normalisation=normalisation,
+    )
