@@ -303,6 +303,9 @@ def load_dataset(dataset_dir: str | Path, annotations: str | Path | None = None)
         height = _require_int(im, "height", where) if "height" in im else None
         raw_images.append((image_id, file_name, _attributes(im, _IMAGE_KEYS, where), width, height))
 
+    if not raw_images:
+        raise _fail(source, "'images' is empty", "annotate at least one scan")
+
     anns: list[BenchAnnotation] = []
     used_ann_ids: set[int] = set()
     raw_anns = _require_list(doc, "annotations", source)
@@ -358,8 +361,6 @@ def load_dataset(dataset_dir: str | Path, annotations: str | Path | None = None)
         )
         for image_id, file_name, attrs, width, height in raw_images
     )
-    if not images:
-        raise _fail(source, "'images' is empty", "annotate at least one scan")
     logger.info(
         "dataset %s: %d scans (%d positive), %d boxes, %d categories",
         root,
