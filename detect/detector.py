@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO, TypeAlias
+from typing import TypeAlias
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from detect.zones import assign_zone, body_layout
 from models import DEFAULT_MANIFEST_PATH, DEFAULT_MODEL_PATH
 from models import errors as model_errors
 from models.manifest import Manifest
+from scanner import ScanSource as FileSource
 from scanner.scan import Scan
 
 __all__ = [
@@ -35,8 +36,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: What :meth:`Detector.detect_many` and :func:`detect.detect` accept: a Scan, a path, or bytes.
-ScanSource: TypeAlias = Scan | str | Path | bytes | bytearray | BinaryIO
+#: What :meth:`Detector.detect_many` and :func:`detect.detect` accept: a Scan, or anything
+#: ``scanner.read_scan`` reads (path, bytes, binary file object, pydicom Dataset).
+ScanSource: TypeAlias = Scan | FileSource
 
 MANIFEST_NAME = "manifest.json"
 
@@ -46,7 +48,7 @@ def _ms(t0: float) -> float:
 
 
 def read_source(source: ScanSource) -> tuple[Scan, float]:
-    """Read a scan from a Scan, path, bytes or file object; returns (scan, decode ms).
+    """Read a scan from a Scan, path, bytes, file object or Dataset; returns (scan, decode ms).
 
     Raises
     ------
