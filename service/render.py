@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-import numpy as np
+from service.errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from detect.result import Result
@@ -17,20 +16,27 @@ if TYPE_CHECKING:
 
 
 class Colormap(str, Enum):
-    """Display colour maps of the image endpoint."""
+    """Colour maps of the image endpoint (``gray`` is accepted as a spelling of ``grey``)."""
 
+    GREY = "grey"
     GRAY = "gray"
     DENSITY = "density"
+    HOT = "hot"
+
+    @property
+    def kernel_name(self) -> str:
+        """The :class:`kernels.ColourMap` value."""
+        return "grey" if self is Colormap.GRAY else self.value
 
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """Display settings of one rendering (``None`` window/level = automatic from the body)."""
+    """Display settings of one rendering (``None`` window/level = automatic)."""
 
     window: float | None = None
     level: float | None = None
     invert: bool = False
-    colormap: Colormap = Colormap.GRAY
+    colormap: Colormap = Colormap.GREY
     enhance: bool = False
     boxes: bool = True
 
@@ -38,8 +44,7 @@ class RenderOptions:
 def render_png(scan: Scan, result: Result | None, options: RenderOptions) -> bytes:
     """Render a scan (and optionally its finding boxes) as PNG bytes.
 
-    Uses :func:`detect.render.render_scan_png` when installed, otherwise a plain
-    window/level rendering.
+    Goes through :func:`detect.render.render_scan_png` (kernels window/level and colour).
 
     Parameters
     ----------
@@ -48,58 +53,28 @@ def render_png(scan: Scan, result: Result | None, options: RenderOptions) -> byt
     result : Result or None
         Findings drawn when ``options.boxes``.
     options : RenderOptions
+
+    Raises
+    ------
+    InvalidParameterError
+        When the renderer refuses the display parameters.
     """
+    from detect.errors import InputError
+    from detect.render import render_scan_png
+
     try:
-        from detect.render import render_scan_png
-    except ImportError:
-        return _render_plain(scan, result, options)
-    return render_scan_png(
-        scan,
-        result,
-        window=options.window,
-        level=options.level,
-        invert=options.invert,
-        colormap=options.colormap.value,
-        enhance=options.enhance,
-        boxes=options.boxes,
-    )
-
-
-def _render_plain(scan: Scan, result: Result | None, options: RenderOptions) -> bytes:
-    """Window/level to 8 bit (dense = white), boxes in red; used without ``detect.render``."""
-    from PIL import Image, ImageDraw
-
-    image = np.asarray(scan.image, dtype=np.float32)
-    if options.window is None or options.level is None:
-        body = image[image > 0.05]
-        lo, hi = (
-            (float(np.percentile(body, 1)), float(np.percentile(body, 99.5)))
-            if body.size
-            else (0.0, 1.0)
+        return render_scan_png(
+            scan,
+            result,
+            window=options.window,
+            level=options.level,
+            invert=options.invert,
+            colormap=options.colormap.kernel_name,
+            enhance=options.enhance,
+            boxes=options.boxes,
         )
-        window = options.window if options.window is not None else max(hi - lo, 1e-3)
-        level = options.level if options.level is not None else (hi + lo) / 2
-    else:
-        window, level = options.window, options.level
-    scaled = np.clip((image - (level - window / 2)) / window, 0.0, 1.0)
-    if options.invert:
-        scaled = 1.0 - scaled
-    grey = (scaled * 255.0 + 0.5).astype(np.uint8)
-    if options.colormap is Colormap.DENSITY:
-        from matplotlib import colormaps
-
-        rgb = (colormaps["viridis"](grey)[..., :3] * 255).astype(np.uint8)
-        canvas = Image.fromarray(rgb, mode="RGB")
-    else:
-        canvas = Image.fromarray(grey, mode="L").convert("RGB")
-    if options.boxes and result is not None:
-        draw = ImageDraw.Draw(canvas)
-        for finding in result.findings:
-            x, y, w, h = finding.bbox_px
-            draw.rectangle([x, y, x + w, y + h], outline=(255, 40, 40), width=2)
-    buffer = io.BytesIO()
-    canvas.save(buffer, format="PNG")
-    return buffer.getvalue()
+    except InputError as exc:
+        raise InvalidParameterError(str(exc)) from exc
 
 
 class ScanCache:

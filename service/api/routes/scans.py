@@ -273,7 +273,7 @@ def get_image(
         float | None, Query(ge=-50, le=100, description="attenuation window centre")
     ] = None,
     invert: bool = False,
-    colormap: Colormap = Colormap.GRAY,
+    colormap: Colormap = Colormap.GREY,
     enhance: bool = False,
     boxes: bool = True,
 ) -> Response:
