@@ -20,12 +20,13 @@ s8    B         (negative) -- file is garbage      --
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.validation import fakes
 
-IMAGES = [
+IMAGES: list[dict[str, Any]] = [
     {"id": 1, "file_name": "s1.dcm", "site": "A", "kvp": 140.0},
     {"id": 2, "file_name": "s2.dcm", "site": "B", "kvp": 120.0},
     {"id": 3, "file_name": "s3.dcm", "site": "A", "kvp": 140.0},
@@ -35,7 +36,7 @@ IMAGES = [
     {"id": 7, "file_name": "s7.dcm", "site": "A", "kvp": 140.0},
     {"id": 8, "file_name": "s8.dcm", "site": "B", "kvp": 120.0},
 ]
-ANNOTATIONS = [
+ANNOTATIONS: list[dict[str, Any]] = [
     {"image_id": 1, "category_id": 1, "bbox": [10, 10, 10, 20], "concealment": "clothing"},
     {"image_id": 2, "category_id": 1, "bbox": [5, 5, 10, 10], "concealment": "internal"},
     {"image_id": 3, "category_id": 1, "bbox": [20, 20, 10, 10], "concealment": "clothing"},
@@ -80,11 +81,11 @@ def perfect_detector(tiny_set: tuple[Path, dict[str, str]]) -> fakes.TableDetect
     """Fake detector reporting every ground-truth box at confidence 1 and no false positive."""
     plan: dict[str, fakes.Planned] = {}
     for im in IMAGES:
-        boxes = [
-            ("phone" if a["category_id"] == 1 else "blade", 1.0, tuple(a["bbox"]))
-            for a in ANNOTATIONS
-            if a["image_id"] == im["id"]
-        ]
+        boxes: list[fakes.Box] = []
+        for a in ANNOTATIONS:
+            if a["image_id"] == im["id"]:
+                x, y, w, h = a["bbox"]
+                boxes.append(("phone" if a["category_id"] == 1 else "blade", 1.0, (x, y, w, h)))
         has_phone = any(b[0] == "phone" for b in boxes)
         plan[str(im["file_name"])] = fakes.Planned(1.0 if has_phone else 0.0, boxes)
     return fakes.TableDetector(_by_uid(tiny_set[1], plan))

@@ -16,8 +16,6 @@ from tests.validation import fakes
 from validation import ScanStatus, run_bench
 from validation.errors import BenchConfigError
 
-APPROX = {"abs": 1e-9}
-
 
 @pytest.fixture(scope="module")
 def planned_run(
@@ -57,9 +55,9 @@ def test_box_ap(planned_run: tuple[dict[str, Any], Path]) -> None:
     AP50:95 = (7 * 67 + 3 * 17) / 1010 = 520/1010. Blade: one exact box, AP 1.
     """
     det = planned_run[0]["detection"]
-    assert det["phone"]["ap50"] == pytest.approx(67 / 101, **APPROX)
-    assert det["phone"]["ap50_95"] == pytest.approx(520 / 1010, **APPROX)
-    assert det["phone"]["recall_iou50"] == pytest.approx(2 / 3, **APPROX)
+    assert det["phone"]["ap50"] == pytest.approx(67 / 101, abs=1e-9)
+    assert det["phone"]["ap50_95"] == pytest.approx(520 / 1010, abs=1e-9)
+    assert det["phone"]["recall_iou50"] == pytest.approx(2 / 3, abs=1e-9)
     assert (det["phone"]["n_gt"], det["phone"]["n_pred"]) == (3, 5)
     assert det["blade"]["ap50"] == pytest.approx(1.0)
     assert det["blade"]["ap50_95"] == pytest.approx(1.0)
@@ -72,10 +70,10 @@ def test_scan_level(planned_run: tuple[dict[str, Any], Path]) -> None:
     alarms allowed, t = highest negative 0.65, Pd = #pos > 0.65 = 2/3.
     """
     scan = planned_run[0]["scan"]
-    assert scan["roc_auc"] == pytest.approx(8 / 9, **APPROX)
+    assert scan["roc_auc"] == pytest.approx(8 / 9, abs=1e-9)
     assert set(scan["pd_at_fa"]) == {"0.01", "0.02", "0.05", "0.1"}
     for fa, pd in scan["pd_at_fa"].items():
-        assert pd == pytest.approx(2 / 3, **APPROX), fa
+        assert pd == pytest.approx(2 / 3, abs=1e-9), fa
         assert scan["threshold_at_fa"][fa] == pytest.approx(0.65)
 
 
@@ -83,17 +81,17 @@ def test_decision(planned_run: tuple[dict[str, Any], Path]) -> None:
     """ALARM: s1, s3 (pos), s4 (neg); CLEAR: s5; INCONCLUSIVE: s2 (pos), s6 (neg)."""
     d = planned_run[0]["scan"]["decision"]
     assert (d["alarm"], d["clear"], d["inconclusive"]) == (3, 1, 2)
-    assert d["pd"] == pytest.approx(2 / 3, **APPROX)
-    assert d["pfa"] == pytest.approx(1 / 3, **APPROX)
-    assert d["inconclusive_rate"] == pytest.approx(2 / 6, **APPROX)
-    assert d["inconclusive_rate_positive"] == pytest.approx(1 / 3, **APPROX)
+    assert d["pd"] == pytest.approx(2 / 3, abs=1e-9)
+    assert d["pfa"] == pytest.approx(1 / 3, abs=1e-9)
+    assert d["inconclusive_rate"] == pytest.approx(2 / 6, abs=1e-9)
+    assert d["inconclusive_rate_positive"] == pytest.approx(1 / 3, abs=1e-9)
 
 
 def test_calibration(planned_run: tuple[dict[str, Any], Path]) -> None:
     """Each scan alone in its bin: ECE = (0.1 + 0.5 + 0.3 + 0.65 + 0 + 0.3) / 6."""
     cal = planned_run[0]["calibration"]
     assert cal["n_bins"] == 10
-    assert cal["ece"] == pytest.approx(1.85 / 6, **APPROX)
+    assert cal["ece"] == pytest.approx(1.85 / 6, abs=1e-9)
     assert [b["n"] for b in cal["bins"]] == [1, 0, 0, 1, 0, 1, 1, 1, 0, 1]
 
 
@@ -102,7 +100,7 @@ def test_froc(planned_run: tuple[dict[str, Any], Path]) -> None:
     froc = planned_run[0]["froc"]
     assert froc["fa_per_scan"] == pytest.approx([0, 0, 1 / 6, 2 / 6, 3 / 6])
     assert froc["sensitivity"] == pytest.approx([1 / 3, 2 / 3, 2 / 3, 2 / 3, 2 / 3])
-    assert froc["cpm"] == pytest.approx(2 / 3, **APPROX)
+    assert froc["cpm"] == pytest.approx(2 / 3, abs=1e-9)
 
 
 def test_breakdown(planned_run: tuple[dict[str, Any], Path]) -> None:
