@@ -25,13 +25,13 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import logging
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pydicom
 from numpy.typing import NDArray
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import get_decoder
@@ -99,28 +99,24 @@ def parse(data: bytes, conformance: Conformance) -> Dataset:
     """Parse DICOM bytes, mapping every failure to a typed scanner error."""
     name = conformance.source
     ds: Dataset
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            ds = pydicom.dcmread(io.BytesIO(data))
-        except InvalidDicomError:
-            ds = _parse_bare(data, name)
-            conformance.report(
-                "no DICOM file header (128-byte preamble and 'DICM'); read as a bare dataset. "
-                "Export the file as DICOM Part 10"
-            )
-        except EOFError as exc:
-            raise TruncatedFileError(
-                f"{name} ends in the middle of a DICOM element ({exc}); the file is incomplete: "
-                "copy or export it again"
-            ) from exc
-        except Exception as exc:
-            raise NotDicomError(
-                f"{name} could not be parsed as DICOM ({type(exc).__name__}: {exc}); check that "
-                "it is a DICOM file and not damaged"
-            ) from exc
-    for warning in caught:
-        conformance.report(f"DICOM parser: {warning.message}")
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data))
+    except InvalidDicomError:
+        ds = _parse_bare(data, name)
+        conformance.report(
+            "no DICOM file header (128-byte preamble and 'DICM'); read as a bare dataset. "
+            "Export the file as DICOM Part 10"
+        )
+    except EOFError as exc:
+        raise TruncatedFileError(
+            f"{name} ends in the middle of a DICOM element ({exc}); the file is incomplete: "
+            "copy or export it again"
+        ) from exc
+    except Exception as exc:
+        raise NotDicomError(
+            f"{name} could not be parsed as DICOM ({type(exc).__name__}: {exc}); check that "
+            "it is a DICOM file and not damaged"
+        ) from exc
     if not _has_pixels(ds):
         if any(tag in data for tag in _PIXEL_TAGS):
             raise TruncatedFileError(
@@ -151,12 +147,24 @@ def _parse_bare(data: bytes, name: str) -> Dataset:
     return ds
 
 
+def _get(ds: Dataset, keyword: str, default: Any = None) -> Any:
+    """``ds.get`` that survives values pydicom cannot convert (returns their raw text)."""
+    try:
+        return ds.get(keyword, default)
+    except Exception:  # an invalid value for its VR, e.g. DS "high"
+        tag = tag_for_keyword(keyword)
+        raw = getattr(ds.get_item(tag), "value", None) if tag is not None else None
+        if isinstance(raw, bytes):
+            return raw.decode("latin-1", "replace").strip("\x00 ")
+        return default
+
+
 def _has_pixels(ds: Dataset) -> bool:
     return any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
 
 
 def _int(ds: Dataset, keyword: str, default: int | None = None) -> int | None:
-    value = ds.get(keyword, default)
+    value = _get(ds, keyword, default)
     if value is None or value == "":
         return default
     try:
@@ -174,7 +182,7 @@ def _float(value: Any) -> float | None:
 
 
 def _text(ds: Dataset, keyword: str) -> str | None:
-    value = ds.get(keyword)
+    value = _get(ds, keyword)
     if value is None:
         return None
     text = str(value).strip()
@@ -200,7 +208,7 @@ def _check_pixel_module(ds: Dataset, name: str) -> None:
             "per file: export each frame as its own single-frame image"
         )
     samples = _int(ds, "SamplesPerPixel", 1)
-    photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
+    photometric = str(_get(ds, "PhotometricInterpretation", "")).strip().upper()
     if samples != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2", ""):
         raise UnsupportedScanError(
             f"{name} is a colour image (Photometric Interpretation {photometric or '?'}, "
@@ -280,16 +288,12 @@ def _decode(ds: Dataset, ts: UID, conformance: Conformance) -> NDArray[Any]:
                 f"pixels need {expected}: the file is truncated; copy or export it again"
             )
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            arr, _ = decoder.as_array(ds)
+        arr, _ = decoder.as_array(ds)
     except Exception as exc:
         raise UnsupportedScanError(
             f"{name}: the {ts.name} pixel data could not be decoded ({type(exc).__name__}: "
             f"{exc}); the file is damaged or its image attributes do not match the data"
         ) from exc
-    for warning in caught:
-        conformance.report(f"pixel decoder: {warning.message}")
     if arr.ndim != 2:
         raise UnsupportedScanError(
             f"{name} decoded to an array of shape {arr.shape}, not one grayscale frame; "
@@ -308,17 +312,17 @@ def _rescale(
         values = np.asarray(apply_modality_lut(stored, ds), dtype=np.float64)
         steps.append("applied the Modality LUT Sequence")
         return values, 1.0, 0.0
-    slope = _float(ds.get("RescaleSlope", 1.0))
-    intercept = _float(ds.get("RescaleIntercept", 0.0))
+    slope = _float(_get(ds, "RescaleSlope", 1.0))
+    intercept = _float(_get(ds, "RescaleIntercept", 0.0))
     if slope is None or slope == 0.0:
         conformance.report(
-            f"Rescale Slope {ds.get('RescaleSlope')!r} is not a non-zero number; used 1. "
+            f"Rescale Slope {_get(ds, 'RescaleSlope')!r} is not a non-zero number; used 1. "
             "Correct (0028,1053)"
         )
         slope = 1.0
     if intercept is None:
         conformance.report(
-            f"Rescale Intercept {ds.get('RescaleIntercept')!r} is not a number; used 0. "
+            f"Rescale Intercept {_get(ds, 'RescaleIntercept')!r} is not a number; used 0. "
             "Correct (0028,1052)"
         )
         intercept = 0.0
@@ -331,8 +335,8 @@ def _rescale(
 
 def _relationship(ds: Dataset, conformance: Conformance) -> tuple[str, int]:
     """(relationship, sign) from the file, with the photometric fallback."""
-    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
-    relationship = str(ds.get("PixelIntensityRelationship", "")).strip().upper()
+    photometric = str(_get(ds, "PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    relationship = str(_get(ds, "PixelIntensityRelationship", "")).strip().upper()
     sign = _int(ds, "PixelIntensityRelationshipSign")
     if relationship not in ("LIN", "LOG"):
         what = f"is {relationship!r}" if relationship else "is missing"
@@ -419,15 +423,15 @@ def _spacing(
     ):
         if keyword not in ds:
             continue
-        value = _pair(ds.get(keyword))
+        value = _pair(_get(ds, keyword))
         if value is None:
             conformance.report(
-                f"{keyword} {ds.get(keyword)!r} is not two positive numbers (row, column) in mm; "
+                f"{keyword} {_get(ds, keyword)!r} is not two positive numbers (row, column) in mm; "
                 "ignored. Correct the attribute"
             )
             continue
         if source is SpacingSource.IMAGER_PIXEL_SPACING:
-            factor = _float(ds.get("EstimatedRadiographicMagnificationFactor"))
+            factor = _float(_get(ds, "EstimatedRadiographicMagnificationFactor"))
             if factor is not None and factor > 0 and factor != 1.0:
                 value = (value[0] / factor, value[1] / factor)
                 steps.append(f"Imager Pixel Spacing divided by the magnification {factor:g}")
@@ -454,7 +458,7 @@ def _pair(value: Any) -> tuple[float, float] | None:
 
 
 def _datetime(ds: Dataset, conformance: Conformance) -> _dt.datetime | None:
-    raw = ds.get("AcquisitionDateTime")
+    raw = _get(ds, "AcquisitionDateTime")
     try:
         if raw:
             return DT(str(raw))
@@ -463,10 +467,10 @@ def _datetime(ds: Dataset, conformance: Conformance) -> _dt.datetime | None:
             ("ContentDate", "ContentTime"),
             ("StudyDate", "StudyTime"),
         ):
-            date = ds.get(date_kw)
+            date = _get(ds, date_kw)
             if date:
                 day = DA(str(date))
-                clock = TM(str(ds.get(time_kw))) if ds.get(time_kw) else _dt.time()
+                clock = TM(str(_get(ds, time_kw))) if _get(ds, time_kw) else _dt.time()
                 return _dt.datetime.combine(day, clock)
     except ValueError as exc:
         conformance.report(f"acquisition date/time is not a valid DICOM value ({exc}); ignored")
@@ -475,7 +479,7 @@ def _datetime(ds: Dataset, conformance: Conformance) -> _dt.datetime | None:
 
 def metadata(ds: Dataset, conformance: Conformance) -> ScanMetadata:
     """Identity and acquisition facts of a dataset."""
-    kvp_raw = ds.get("KVP")
+    kvp_raw = _get(ds, "KVP")
     kvp = _float(kvp_raw) if kvp_raw not in (None, "") else None
     if kvp_raw not in (None, "") and kvp is None:
         conformance.report(f"KVP {kvp_raw!r} is not a number; ignored")
@@ -529,7 +533,7 @@ def scan_from_dataset(
     spacing, spacing_source = _spacing(ds, pixel_spacing, conformance, steps)
     steps.append(f"spacing {spacing[0]:g} x {spacing[1]:g} mm from {spacing_source.value}")
 
-    photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper() or None
+    photometric = str(_get(ds, "PhotometricInterpretation", "")).strip().upper() or None
     kind = "counts" if relationship == "LIN" else "attenuation"
     sop_name = UID(sop_class).name if sop_class else "unknown SOP class"
     normalisation = Normalisation(

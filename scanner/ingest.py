@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import IO, Any
 
@@ -75,6 +76,32 @@ def _load(source: Any) -> tuple[bytes | Dataset, str]:
         "source must be a path, bytes, a binary file object or a pydicom Dataset, "
         f"got {type(source).__name__}"
     )
+
+
+def _read(
+    loaded: bytes | Dataset,
+    name: str,
+    conformance: Conformance,
+    spacing: tuple[float, float] | None,
+    polarity: Polarity | str | None,
+    log_scale: float | None,
+) -> Scan:
+    if isinstance(loaded, Dataset):
+        return _dicom.scan_from_dataset(loaded, conformance, pixel_spacing=spacing)
+    if not loaded:
+        raise NotDicomError(f"{name} is empty (0 bytes); the transfer failed: send it again")
+    fmt = _image.image_format(loaded)
+    if fmt is not None:
+        return _image.scan_from_image(
+            loaded,
+            fmt,
+            conformance,
+            pixel_spacing=spacing,
+            polarity=polarity,
+            log_scale=log_scale,
+        )
+    ds = _dicom.parse(loaded, conformance)
+    return _dicom.scan_from_dataset(ds, conformance, pixel_spacing=spacing)
 
 
 def read_scan(
@@ -131,24 +158,13 @@ def read_scan(
     loaded, name = _load(source)
     conformance = Conformance(name)
     spacing = _image.check_spacing(pixel_spacing) if pixel_spacing is not None else None
-    if isinstance(loaded, Dataset):
-        scan = _dicom.scan_from_dataset(loaded, conformance, pixel_spacing=spacing)
-    else:
-        if not loaded:
-            raise NotDicomError(f"{name} is empty (0 bytes); the transfer failed: send it again")
-        fmt = _image.image_format(loaded)
-        if fmt is not None:
-            scan = _image.scan_from_image(
-                loaded,
-                fmt,
-                conformance,
-                pixel_spacing=spacing,
-                polarity=polarity,
-                log_scale=log_scale,
-            )
-        else:
-            ds = _dicom.parse(loaded, conformance)
-            scan = _dicom.scan_from_dataset(ds, conformance, pixel_spacing=spacing)
+    # Library warnings (pydicom's invalid-value notices, decoder remarks) are conformance
+    # problems of this scan: collect them and let the policy decide.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scan = _read(loaded, name, conformance, spacing, polarity, log_scale)
+    for warning in caught:
+        conformance.report(f"{warning.category.__name__} while reading: {warning.message}")
     conformance.apply(policy)
     logger.debug(
         "read %s: %s, %d x %d, spacing %s (%s)",

@@ -1,0 +1,169 @@
+"""Validation policy for non-conformant files, and PNG/TIFF ingest."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+from pydicom.dataset import Dataset, FileMetaDataset
+
+from scanner import (
+    NonConformantScanError,
+    Polarity,
+    ScanMetadata,
+    ScanWarning,
+    SpacingSource,
+    Validation,
+    read_scan,
+)
+from scanner.encoding import encode_dicom
+from tests.scanner.conftest import SPACING
+
+
+def _bytes(ds: Dataset, *, enforce: bool = True) -> bytes:
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=enforce)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def no_spacing(transmission: NDArray[np.float32]) -> bytes:
+    """A LIN file without any spacing attribute."""
+    return _bytes(encode_dicom(transmission, SPACING, "lin-nospacing-16"))
+
+
+def test_warn_is_default(no_spacing: bytes) -> None:
+    """By default a missing spacing warns and the stated default is used."""
+    with pytest.warns(ScanWarning, match=r"no Pixel Spacing .* assumed 1 x 1 mm"):
+        scan = read_scan(no_spacing)
+    assert scan.spacing == (1.0, 1.0)
+    assert scan.spacing_source is SpacingSource.ASSUMED
+
+
+def test_ignore_is_silent(no_spacing: bytes) -> None:
+    """validation='ignore' reads without any warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scan = read_scan(no_spacing, validation=Validation.IGNORE)
+    assert scan.spacing_source is SpacingSource.ASSUMED
+
+
+def test_raise_refuses(no_spacing: bytes) -> None:
+    """validation='raise' turns the problem into NonConformantScanError with the fix."""
+    with pytest.raises(NonConformantScanError, match="not conformant: no Pixel Spacing"):
+        read_scan(no_spacing, validation="raise")
+
+
+def test_bad_policy_name(no_spacing: bytes) -> None:
+    """An unknown policy string is a ValueError naming it."""
+    with pytest.raises(ValueError, match="'sometimes'"):
+        read_scan(no_spacing, validation="sometimes")
+
+
+def test_conformant_file_raises_nothing(transmission: NDArray[np.float32]) -> None:
+    """A file from encode_dicom passes validation='raise'."""
+    for name in ("lin-mono1-14", "log-jpegls-14", "cr-log-mono1-12"):
+        read_scan(_bytes(encode_dicom(transmission, SPACING, name)), validation="raise")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "match"),
+    [
+        (lambda ds: setattr(ds, "PixelSpacing", ["0", "1"]), r"PixelSpacing .* not two positive"),
+        (lambda ds: setattr(ds, "RescaleSlope", "0"), r"Rescale Slope '0' is not a non-zero"),
+        (lambda ds: setattr(ds, "PixelIntensityRelationship", "DISP"), r"is 'DISP'; assumed LOG"),
+        (lambda ds: setattr(ds, "PixelIntensityRelationshipSign", 0), r"Sign .* is 0; assumed"),
+        (lambda ds: setattr(ds, "SOPClassUID", "1.2.840.10008.5.1.4.1.1.2"), "CT Image Storage"),
+    ],
+)
+def test_odd_attributes_are_problems(
+    transmission: NDArray[np.float32], mutate: object, match: str
+) -> None:
+    """Each odd attribute is one conformance problem (raised under 'raise')."""
+    ds = encode_dicom(transmission, SPACING, "log-neg-mono2-14")
+    mutate(ds)  # type: ignore[operator]
+    with pytest.raises(NonConformantScanError, match=match):
+        read_scan(_bytes(ds, enforce=False), validation="raise")
+
+
+def test_unparseable_kvp_is_a_problem(transmission: NDArray[np.float32]) -> None:
+    """A KVP that is not a number (written raw) is reported and dropped, not a crash."""
+    meta = ScanMetadata(kvp=140.0)
+    data = _bytes(encode_dicom(transmission, SPACING, "log-neg-mono2-14", meta))
+    kvp_element = b"\x18\x00\x60\x00DS\x04\x00140 "
+    assert data.count(kvp_element) == 1
+    data = data.replace(kvp_element, b"\x18\x00\x60\x00DS\x04\x00high")
+    with pytest.raises(NonConformantScanError, match="KVP"):
+        read_scan(data, validation="raise")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert read_scan(data).metadata.kvp is None
+
+
+def test_missing_file_header_is_a_problem(transmission: NDArray[np.float32]) -> None:
+    """A bare dataset (no preamble/DICM) is read, with a problem reported."""
+    ds = encode_dicom(transmission, SPACING, "lin-mono2-16")
+    ds.file_meta = FileMetaDataset()
+    ds.preamble = None
+    buf = io.BytesIO()
+    ds.save_as(buf, implicit_vr=True, little_endian=True)  # no file meta, no preamble
+    data = buf.getvalue()
+    assert data[128:132] != b"DICM"
+    with (
+        pytest.warns(ScanWarning, match="no DICOM file header"),
+        pytest.warns(ScanWarning, match=r"no Transfer Syntax UID \(0002,0010\); assumed Implicit"),
+    ):
+        scan = read_scan(data)
+    assert scan.shape == (int(ds.Rows), int(ds.Columns))
+
+
+def _image(arr: NDArray[np.generic], ext: str) -> bytes:
+    return bytes(iio.imwrite("<bytes>", arr, extension=ext))
+
+
+@pytest.mark.parametrize("ext", [".png", ".tif"])
+def test_counts_image(attenuation: NDArray[np.float32], ext: str) -> None:
+    """A 16-bit counts PNG/TIFF reads like LIN DICOM."""
+    counts = np.rint(50000 * np.exp(-attenuation.astype(np.float64))).astype(np.uint16)
+    scan = read_scan(_image(counts, ext), pixel_spacing=(1.5, 1.5), polarity=Polarity.COUNTS)
+    np.testing.assert_allclose(scan.image, -np.log(counts / 50000.0), atol=1e-5)
+    assert scan.spacing_source is SpacingSource.CALLER
+    assert scan.normalisation.source_format == ("PNG" if ext == ".png" else "TIFF")
+
+
+def test_float_attenuation_tiff(attenuation: NDArray[np.float32]) -> None:
+    """A float32 TIFF of attenuation is taken as natural-log units."""
+    scan = read_scan(_image(attenuation, ".tif"), pixel_spacing=SPACING, polarity="attenuation")
+    np.testing.assert_allclose(scan.image, attenuation, atol=1e-6)
+
+
+def test_inverted_attenuation_png_with_scale(attenuation: NDArray[np.float32]) -> None:
+    """An inverted 16-bit log PNG with a known log_scale reads back to attenuation."""
+    stored = np.rint(65535 - 4000 * attenuation.astype(np.float64)).astype(np.uint16)
+    scan = read_scan(
+        _image(stored, ".png"),
+        pixel_spacing=SPACING,
+        polarity="inverted-attenuation",
+        log_scale=4000,
+        validation="raise",
+    )
+    np.testing.assert_allclose(scan.image, attenuation, atol=0.5 / 4000 + 1e-6)
+
+
+def test_integer_log_png_without_scale_warns(attenuation: NDArray[np.float32]) -> None:
+    """An integer attenuation PNG without log_scale warns about the assumed scale."""
+    stored = np.rint(4000 * attenuation.astype(np.float64)).astype(np.uint16)
+    with pytest.warns(ScanWarning, match="without log_scale"):
+        scan = read_scan(_image(stored, ".png"), pixel_spacing=SPACING, polarity="attenuation")
+    np.testing.assert_allclose(scan.image, stored * 12.0 / 65535, atol=1e-4)
+
+
+def test_eight_bit_png_warns(attenuation: NDArray[np.float32]) -> None:
+    """An 8-bit counts PNG is read with a precision warning."""
+    counts = np.rint(250 * np.exp(-attenuation.astype(np.float64))).clip(1).astype(np.uint8)
+    with pytest.warns(ScanWarning, match="8-bit PNG image: too few grey levels"):
+        read_scan(_image(counts, ".png"), pixel_spacing=SPACING, polarity="counts")
