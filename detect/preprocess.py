@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,10 +24,16 @@ __all__ = ["InputSpec", "Preprocessed", "preprocess"]
 
 logger = logging.getLogger(__name__)
 
+_Filter = Callable[[NDArray[np.float32]], NDArray[np.float32]]
+_destripe: _Filter
 try:
-    from kernels import destripe as _destripe
+    from kernels.destripe import destripe as _kernel_destripe
+
+    _destripe = _kernel_destripe
 except ImportError:  # kernels without destripe: use the scipy stand-in
-    from detect._fallback import destripe as _destripe
+    from detect._fallback import destripe as _fallback_destripe
+
+    _destripe = _fallback_destripe
 
 #: Smallest scan side (in original pixels) the detector accepts.
 MIN_SIDE = 8

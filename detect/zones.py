@@ -9,22 +9,25 @@ outside the run of body pixels that contains the body midline is on an arm or ha
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
+import kernels as _kernels
+from detect._fallback import body_mask as _fallback_body_mask
 from detect.result import BodyZone
 
 __all__ = ["BodyLayout", "ZoneBands", "assign_zone", "body_layout"]
 
 logger = logging.getLogger(__name__)
 
-try:
-    from kernels import body_mask as _body_mask
-except ImportError:  # the numba kernels are not installed in this build
-    from detect._fallback import body_mask as _body_mask
+#: ``kernels.body_mask`` when this build has it, else the scipy stand-in.
+_body_mask: Callable[[NDArray[np.float32]], NDArray[np.bool_]] = getattr(
+    _kernels, "body_mask", _fallback_body_mask
+)
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,9 @@ def body_layout(image: NDArray[np.float32]) -> BodyLayout:
     BodyLayout
         Falls back to the whole image when no body is found.
     """
-    mask = np.asarray(_body_mask(np.ascontiguousarray(image, dtype=np.float32)), dtype=bool)
+    mask: NDArray[np.bool_] = np.asarray(
+        _body_mask(np.ascontiguousarray(image, dtype=np.float32)), dtype=np.bool_
+    )
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
         logger.debug("no body found in the scan; zones use the image extent")
