@@ -164,3 +164,10 @@ def tokens(client: TestClient) -> dict[Role, str]:
 def auth(token: str) -> dict[str, str]:
     """Authorization header of a token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def result_for(detector: FakeDetector, *, phone: bool) -> Result:
+    """The test detector's result on a small synthetic scan read by ``scanner.read_scan``."""
+    from scanner import read_scan
+
+    return detector.detect(read_scan(dicom_bytes(phone=phone)))
