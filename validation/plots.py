@@ -54,7 +54,8 @@ def froc_png(fa: Sequence[float], sens: Sequence[float], cpm: float | None) -> b
     """FROC curve: phone box sensitivity against false-positive boxes per scan (log x)."""
     fig, ax = plt.subplots(figsize=_SIZE)
     if len(fa):
-        xs = [max(x, 1e-3) for x in fa]
+        floor = 1.0 / 16.0  # points with fewer FP per scan are drawn at the left edge
+        xs = [max(x, floor) for x in fa]
         ax.step(
             xs,
             sens,
@@ -64,7 +65,8 @@ def froc_png(fa: Sequence[float], sens: Sequence[float], cpm: float | None) -> b
             label=f"CPM = {cpm:.3f}" if cpm is not None else None,
         )
         ax.legend(loc="lower right")
-        ax.set_xscale("log")
+        ax.set_xscale("log", base=2)
+        ax.set_xlim(floor * 0.9, max(8.0, max(xs)) * 1.1)
         for rate in (0.125, 0.25, 0.5, 1, 2, 4, 8):
             ax.axvline(rate, color="0.85", lw=0.8, zorder=0)
     else:
@@ -86,6 +88,15 @@ def reliability_png(bins: Sequence[Mapping[str, Any]], ece: float | None) -> byt
     width = bins[0]["high"] - bins[0]["low"] if bins else 0.1
     fracs = [b["frac_positive"] if b["frac_positive"] is not None else 0.0 for b in bins]
     ax.bar(centers, fracs, width=width * 0.9, color="C2", alpha=0.8, label="fraction positive")
+    filled = [b for b in bins if b["n"]]
+    ax.plot(
+        [b["mean_score"] for b in filled],
+        [b["frac_positive"] for b in filled],
+        "o",
+        color="k",
+        ms=4,
+        label="bin mean score",
+    )
     ax.plot([0, 1], [0, 1], ls=":", color="0.5", label="perfect calibration")
     for c, b in zip(centers, bins, strict=True):
         if b["n"]:

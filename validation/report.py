@@ -38,6 +38,7 @@ def scan_entries(dataset: BenchDataset, records: Sequence[ScanRecord]) -> list[d
                 "n_findings": len(result.findings) if result else None,
                 "latency_ms": round(record.latency_ms, 3) if result else None,
                 "error": record.error,
+                "warnings": list(record.warnings),
             }
         )
     return entries

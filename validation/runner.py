@@ -8,11 +8,13 @@ workers share the machine) and keeps it for every file it scores.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -59,6 +61,8 @@ class ScanRecord:
         Wall time to read and detect the scan, in ms (0 when it failed).
     error : str or None
         ``"ExceptionType: message"`` when the scan failed.
+    warnings : tuple of str
+        Warnings raised while reading and scoring (conformance problems of the file).
     """
 
     path: str
@@ -66,6 +70,7 @@ class ScanRecord:
     result: Result | None = None
     latency_ms: float = 0.0
     error: str | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -75,10 +80,9 @@ class ScanRecord:
 
 def default_reader(path: str) -> Scan:
     """Read ``path`` with ``scanner.read_scan`` (conformance problems as warnings)."""
-    from scanner import read_scan  # type: ignore[attr-defined]
+    from scanner import read_scan
 
-    scan: Scan = read_scan(path, validation="warn")
-    return scan
+    return read_scan(path, validation="warn")
 
 
 def load_model_detector(model_path: str | None, threads: int | None = None) -> SupportsDetect:
@@ -183,6 +187,16 @@ def score_file(file: str | Path, model_path: str | None = None) -> ScanRecord:
     if not os.path.isfile(path):
         return ScanRecord(path, ScanStatus.MISSING, error=f"file not found: {path}")
     detector = _detector(model_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        record = _score(path, detector)
+    if caught:
+        notes = tuple(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+        record = dataclasses.replace(record, warnings=notes)
+    return record
+
+
+def _score(path: str, detector: SupportsDetect) -> ScanRecord:
     start = time.perf_counter()
     try:
         scan = _STATE.reader(path)

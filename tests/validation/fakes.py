@@ -141,18 +141,3 @@ def write_set(
     }
     (root / "annotations.json").write_text(json.dumps(doc), encoding="utf-8")
     return uids
-
-
-def standin_read(path: str) -> Scan:
-    """Minimal DICOM reader (pixel values as-is, SOP Instance UID kept) for the bench tests."""
-    import pydicom
-
-    ds = pydicom.dcmread(path)
-    image = np.asarray(ds.pixel_array, dtype=np.float32)
-    return Scan(
-        image=image,
-        spacing=SPACING,
-        spacing_source="PixelSpacing",  # type: ignore[arg-type]
-        stored_shape=(int(image.shape[0]), int(image.shape[1])),
-        metadata=ScanMetadata(sop_instance_uid=str(ds.SOPInstanceUID)),
-    )

@@ -29,7 +29,6 @@ def planned_run(
         tiny_set[0],
         out_dir=out,
         detector=planned_detector,
-        reader=fakes.standin_read,
         n_boot=200,
         progress=False,
     )
@@ -183,7 +182,6 @@ def test_perfect_detector(
         tiny_set[0],
         out_dir=tmp_path,
         detector=perfect_detector,
-        reader=fakes.standin_read,
         n_boot=0,
         progress=False,
     ).report
@@ -202,7 +200,6 @@ def test_silent_detector(tiny_set: tuple[Path, dict[str, str]], tmp_path: Path) 
         tiny_set[0],
         out_dir=tmp_path,
         detector=fakes.TableDetector({}),
-        reader=fakes.standin_read,
         n_boot=0,
         progress=False,
     ).report
@@ -227,7 +224,6 @@ def test_process_pool_matches_single_process(
         out_dir=tmp_path,
         jobs=2,
         detector=planned_detector,
-        reader=fakes.standin_read,
         n_boot=0,
         progress=False,
     ).report
@@ -243,9 +239,7 @@ def test_detector_failure_is_not_fatal(
     """A detector raising on one scan marks that scan detect-failed; the rest are scored."""
     root, uids = tiny_set
     det = fakes.TableDetector({uids["s1.dcm"]: fakes.Planned(0.0, fail=True)})
-    r = run_bench(
-        root, out_dir=tmp_path, detector=det, reader=fakes.standin_read, n_boot=0, progress=False
-    ).report
+    r = run_bench(root, out_dir=tmp_path, detector=det, n_boot=0, progress=False).report
     assert r["n_failed"] == 3 and r["n_scored"] == 5
     s1 = next(f for f in r["failed"] if f["file_name"] == "s1.dcm")
     assert s1["status"] == "detect-failed" and "planned failure" in s1["error"]

@@ -24,7 +24,6 @@ def fake_model(
         return planned_detector
 
     monkeypatch.setattr(runner, "detector_loader", load)
-    monkeypatch.setattr(runner, "default_reader", fakes.standin_read)
     return loads
 
 
