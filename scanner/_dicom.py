@@ -5,8 +5,12 @@ The normalisation rules are the ones :mod:`scanner.encoding` documents (and writ
 * Rescale Slope / Intercept (or a Modality LUT Sequence) is applied first.
 * Pixel Intensity Relationship (0028,1040) ``LIN``: the rescaled value is proportional to the
   beam intensity; with Sign (0028,1041) ``-1`` it is first flipped within the stored range. It
-  becomes ``-ln(I / I_air)`` with the air level estimated from the unattenuated region beside the
-  body (:func:`scanner._air.estimate_air_level`).
+  becomes ``-ln(I / I_air)`` with the air level ``I_air`` estimated by
+  :func:`kernels.estimate_air_level`: candidates are the left and right 5 % of columns and the
+  top 5 % of rows (air beside and above a standing person); their 99th percentile is found and
+  candidates below half of it (body, dead channels) are dropped; the median of the rest is
+  refined twice within 3 robust standard deviations (1.4826 * MAD). Transmission is clamped at
+  ``1e-6`` (attenuation at most 13.8).
 * ``LOG``: the rescaled value is the natural-log line integral, negated when Sign is ``+1``
   (higher = more intensity). The air offset (the attenuation of the air region, ~0 for a
   flat-fielded image) is then subtracted so air is 0 in every encoding. If the values span more
@@ -38,7 +42,7 @@ from pydicom.pixels import get_decoder
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pydicom.valuerep import DA, DT, TM
 
-from scanner import _air
+import kernels
 from scanner.conformance import Conformance
 from scanner.encoding import LOG_RANGE
 from scanner.errors import (
@@ -358,6 +362,7 @@ def _relationship(ds: Dataset, conformance: Conformance) -> tuple[str, int]:
 
 
 def _lin_to_attenuation(
+    name: str,
     values: NDArray[np.float64],
     sign: int,
     slope: float,
@@ -368,8 +373,14 @@ def _lin_to_attenuation(
     if sign == -1:
         values = (slope * max_stored + intercept) + intercept - values
         steps.append("sign -1: flipped the values within the stored range")
-    air = _air.estimate_air_level(values)
-    att = _air.counts_to_attenuation(values, air)
+    try:
+        air = kernels.estimate_air_level(values)
+        att = kernels.counts_to_attenuation(values, air)
+    except kernels.KernelInputError as exc:
+        raise UnsupportedScanError(
+            f"{name}: LIN image without any bright (air) region ({exc}); check Pixel Intensity "
+            "Relationship (0028,1040) and its Sign, or that the scanner exported raw counts"
+        ) from exc
     steps.append(
         f"LIN counts: attenuation = -ln(I / I_air), air level I_air = {air:.6g} estimated "
         "from the unattenuated region beside the body"
@@ -402,8 +413,8 @@ def _log_to_attenuation(
         )
         steps.append(f"unknown log scale: multiplied by the assumed {scale:.6g}")
     try:
-        air_t = _air.estimate_air_level(np.exp(-np.clip(att, -50.0, 50.0)))
-    except _air.AirLevelError:
+        air_t = kernels.estimate_air_level(np.exp(-np.clip(att, -50.0, 50.0)))
+    except kernels.KernelInputError:
         steps.append("no air region found: no air offset subtracted")
         return att.astype(np.float32)
     offset = -float(np.log(air_t))
@@ -527,7 +538,7 @@ def scan_from_dataset(
     relationship, sign = _relationship(ds, conformance)
     air: float | None = None
     if relationship == "LIN":
-        image, air = _lin_to_attenuation(values, sign, slope, intercept, max_stored, steps)
+        image, air = _lin_to_attenuation(name, values, sign, slope, intercept, max_stored, steps)
     else:
         image = _log_to_attenuation(values, sign, slope, max_stored, conformance, steps)
     spacing, spacing_source = _spacing(ds, pixel_spacing, conformance, steps)

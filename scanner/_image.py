@@ -23,7 +23,7 @@ import numpy as np
 import skimage.io
 from numpy.typing import NDArray
 
-from scanner import _air
+import kernels
 from scanner._dicom import MAX_SIDE, MIN_SIDE
 from scanner.conformance import Conformance
 from scanner.encoding import LOG_RANGE
@@ -136,8 +136,14 @@ def scan_from_image(
     steps = [f"decoded {arr.shape[0]} x {arr.shape[1]} {arr.dtype} pixels ({fmt})"]
     air: float | None = None
     if pol is Polarity.COUNTS:
-        air = _air.estimate_air_level(values)
-        image = _air.counts_to_attenuation(values, air)
+        try:
+            air = kernels.estimate_air_level(values)
+            image = kernels.counts_to_attenuation(values, air)
+        except kernels.KernelInputError as exc:
+            raise UnsupportedScanError(
+                f"{name}: counts image without any bright (air) region ({exc}); is it really "
+                "raw counts? Pass the polarity that matches the export"
+            ) from exc
         steps.append(
             f"counts: attenuation = -ln(I / I_air), air level I_air = {air:.6g} estimated from "
             "the unattenuated region beside the body"
@@ -162,11 +168,11 @@ def scan_from_image(
             steps.append(f"unknown log scale: multiplied by the assumed {scale:.6g}")
         image = values.astype(np.float32)
         try:
-            air_t = _air.estimate_air_level(np.exp(-np.clip(values, -50.0, 50.0)))
+            air_t = kernels.estimate_air_level(np.exp(-np.clip(values, -50.0, 50.0)))
             offset = -float(np.log(air_t))
             image = (values - offset).astype(np.float32)
             steps.append(f"subtracted the air offset {offset:.4g} (attenuation of the air region)")
-        except _air.AirLevelError:
+        except kernels.KernelInputError:
             steps.append("no air region found: no air offset subtracted")
     steps.append(f"spacing {spacing[0]:g} x {spacing[1]:g} mm from the caller")
     normalisation = Normalisation(

@@ -242,3 +242,10 @@ def test_every_error_is_a_scan_error() -> None:
         UnsupportedScanError,
     ):
         assert issubclass(cls, ScanError)
+
+
+def test_lin_image_without_air(good: Dataset) -> None:
+    """A LIN image whose counts are all zero cannot be normalised and says why."""
+    good.PixelData = np.zeros(good.Rows * good.Columns, np.uint16).tobytes()
+    with pytest.raises(UnsupportedScanError, match=r"LIN image without any bright \(air\) region"):
+        read_scan(good)
