@@ -19,12 +19,15 @@
   const BOX_COLOURS = ["#ff3b3b", "#ffd400", "#38d6ff", "#ff7ce5", "#8dff6b", "#ff9f40"];
   /** Window/level presets in attenuation units (line integral -ln(I/I_air), air = 0). */
   const PRESETS = {
+    auto: { window: null, level: null },
     full: { window: 8.0, level: 4.0 },
     body: { window: 4.0, level: 2.0 },
     dense: { window: 2.5, level: 4.25 },
     skin: { window: 1.2, level: 0.6 },
   };
-  const DEFAULT_RENDER = { window: 4.0, level: 2.0, invert: false, colour: false, enhance: false, boxes: true };
+  /** window/level null = automatic (the service windows on the body); the sliders then rest here. */
+  const SLIDER_REST = { window: 4.0, level: 2.0 };
+  const DEFAULT_RENDER = { window: null, level: null, invert: false, colour: false, enhance: false, boxes: true };
   const OUTCOME_TEXT = {
     item_found: "Item found on search",
     nothing_found: "Nothing found on search",
@@ -539,14 +542,15 @@
 
   function imageParams() {
     const r = state.render;
-    const params = new URLSearchParams({
-      window: r.window.toFixed(2),
-      level: r.level.toFixed(2),
-      invert: r.invert ? "1" : "0",
-      enhance: r.enhance ? "1" : "0",
-      boxes: "0",
-    });
-    if (r.colour) params.set("colormap", "density");
+    const params = new URLSearchParams();
+    if (r.window !== null && r.level !== null) {
+      params.set("window", r.window.toFixed(2));
+      params.set("level", r.level.toFixed(2));
+    }
+    params.set("invert", r.invert ? "true" : "false");
+    params.set("colormap", r.colour ? "density" : "gray");
+    params.set("enhance", r.enhance ? "true" : "false");
+    params.set("boxes", "false");
     return params;
   }
 
@@ -790,10 +794,11 @@
   // ------------------------------------------------------------------ render controls
   function syncRenderControls() {
     const r = state.render;
-    el.wlWindow.value = String(r.window);
-    el.wlLevel.value = String(r.level);
-    el.wlWindowValue.textContent = r.window.toFixed(2);
-    el.wlLevelValue.textContent = r.level.toFixed(2);
+    const auto = r.window === null || r.level === null;
+    el.wlWindow.value = String(auto ? SLIDER_REST.window : r.window);
+    el.wlLevel.value = String(auto ? SLIDER_REST.level : r.level);
+    el.wlWindowValue.textContent = auto ? "auto" : r.window.toFixed(2);
+    el.wlLevelValue.textContent = auto ? "auto" : r.level.toFixed(2);
     el.invert.setAttribute("aria-pressed", String(r.invert));
     el.colour.setAttribute("aria-pressed", String(r.colour));
     el.enhance.setAttribute("aria-pressed", String(r.enhance));
@@ -875,17 +880,19 @@
     const target = event.target;
     const typing = target instanceof HTMLElement &&
       (target.isContentEditable || ["TEXTAREA", "SELECT"].includes(target.tagName) ||
-        (target.tagName === "INPUT" && !["radio", "checkbox", "button"].includes(target.type)));
+        (target.tagName === "INPUT" && !["radio", "checkbox", "button", "range"].includes(target.type)));
     if (typing) {
       if (event.key === "Escape") target.blur();
       return;
     }
-    const isRadio = target instanceof HTMLInputElement && target.type === "radio";
+    // radio groups and sliders keep their own arrow keys
+    const ownArrows = target instanceof HTMLInputElement && ["radio", "range"].includes(target.type);
+    if (ownArrows && event.key.startsWith("Arrow")) return;
     const actions = {
       j: () => moveSelection(1),
       k: () => moveSelection(-1),
-      ArrowDown: isRadio ? null : () => moveSelection(1),
-      ArrowUp: isRadio ? null : () => moveSelection(-1),
+      ArrowDown: () => moveSelection(1),
+      ArrowUp: () => moveSelection(-1),
       "+": () => zoomCentre(1.25),
       "=": () => zoomCentre(1.25),
       "-": () => zoomCentre(0.8),
@@ -934,8 +941,9 @@
     el.zoomIn.addEventListener("click", () => zoomCentre(1.25));
     el.zoomOut.addEventListener("click", () => zoomCentre(0.8));
     el.zoomFit.addEventListener("click", fitView);
-    el.wlWindow.addEventListener("input", () => setRender({ window: Number(el.wlWindow.value) }));
-    el.wlLevel.addEventListener("input", () => setRender({ level: Number(el.wlLevel.value) }));
+    const fromSliders = () => ({ window: Number(el.wlWindow.value), level: Number(el.wlLevel.value) });
+    el.wlWindow.addEventListener("input", () => setRender(fromSliders()));
+    el.wlLevel.addEventListener("input", () => setRender(fromSliders()));
     el.wlPreset.addEventListener("change", () => {
       const preset = PRESETS[el.wlPreset.value];
       if (preset) setRender({ ...preset });

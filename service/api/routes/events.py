@@ -18,6 +18,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from service.api.deps import ServicesDep, ViewerQ
+
 logger = logging.getLogger(__name__)
 
 #: Seconds between heartbeat comments when no event is sent.
@@ -134,11 +136,22 @@ async def event_stream(
     "",
     summary="Live stream of new scans and reviews (server-sent events)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        401: {"description": "no valid token"},
+        403: {"description": "the token's role may not view scans"},
+    },
 )
-async def stream_events(request: Request) -> StreamingResponse:
-    """Stream ``scan`` and ``review`` events until the client disconnects."""
-    bus = request.app.state.events
+async def stream_events(
+    request: Request, services: ServicesDep, principal: ViewerQ
+) -> StreamingResponse:
+    """Stream ``scan`` and ``review`` events until the client disconnects.
+
+    Needs a token whose role may view scans (operator, validator, admin), in the
+    ``Authorization`` header or the ``token`` query parameter.
+    """
+    bus = services.events
+    logger.debug("event stream opened by %s", principal.actor)
     heartbeat_s = float(getattr(request.app.state, "events_heartbeat_s", HEARTBEAT_S))
     return StreamingResponse(
         event_stream(
