@@ -13,6 +13,7 @@ from detect.render import render_scan_png
 from detect.result import Result
 from kernels import ColourMap
 from scanner.errors import ScanError
+from scanner.scan import Polarity
 
 #: Exit status when at least one file could not be processed.
 EXIT_FILE_FAILED = 1
@@ -56,6 +57,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="PNG colour map",
     )
     p.add_argument("--invert", action="store_true", help="PNG: show dense material dark")
+    p.add_argument(
+        "--pixel-spacing",
+        type=float,
+        nargs=2,
+        metavar=("ROW_MM", "COL_MM"),
+        help="pixel spacing of PNG/TIFF inputs (DICOM files carry their own)",
+    )
+    p.add_argument(
+        "--polarity",
+        choices=[m.value for m in Polarity],
+        help="what PNG/TIFF pixel values mean (DICOM files say it themselves)",
+    )
     p.set_defaults(func=run)
 
 
@@ -118,7 +131,11 @@ def run(
     used: set[Path] = set()
     for path in args.files:
         try:
-            scan, decode_ms = read_source(path)
+            scan, decode_ms = read_source(
+                path,
+                pixel_spacing=tuple(args.pixel_spacing) if args.pixel_spacing else None,
+                polarity=args.polarity,
+            )
             result = detector.detect(scan, decode_ms=decode_ms)
         except (ScanError, DetectorError, OSError, ValueError, TypeError) as exc:
             failed += 1

@@ -23,7 +23,7 @@ from models import DEFAULT_MANIFEST_PATH, DEFAULT_MODEL_PATH
 from models import errors as model_errors
 from models.manifest import Manifest
 from scanner import ScanSource as FileSource
-from scanner.scan import Scan
+from scanner.scan import Polarity, Scan
 
 __all__ = [
     "Detector",
@@ -47,8 +47,20 @@ def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000.0
 
 
-def read_source(source: ScanSource) -> tuple[Scan, float]:
+def read_source(
+    source: ScanSource,
+    *,
+    pixel_spacing: tuple[float, float] | None = None,
+    polarity: Polarity | str | None = None,
+) -> tuple[Scan, float]:
     """Read a scan from a Scan, path, bytes, file object or Dataset; returns (scan, decode ms).
+
+    Parameters
+    ----------
+    source : Scan, path, bytes, binary file object or pydicom.Dataset
+        A Scan is returned as it is (decode time 0).
+    pixel_spacing, polarity : optional
+        Passed to ``scanner.read_scan`` (needed for PNG/TIFF).
 
     Raises
     ------
@@ -60,7 +72,7 @@ def read_source(source: ScanSource) -> tuple[Scan, float]:
     from scanner import read_scan
 
     t0 = time.perf_counter()
-    scan = read_scan(source)
+    scan = read_scan(source, pixel_spacing=pixel_spacing, polarity=polarity)
     return scan, _ms(t0)
 
 

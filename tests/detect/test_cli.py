@@ -104,3 +104,22 @@ def test_missing_model_exit_status(
     code = main(["detect", str(scans[1]), "--model", str(tmp_path / "none.onnx")])
     assert code == 2
     assert "cannot read model manifest" in capsys.readouterr().err
+
+
+def test_tiff_input_with_spacing_and_polarity(
+    write_model: WriteModel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A float TIFF of attenuation is read with --pixel-spacing and --polarity."""
+    body = synthetic_body(spacing=SPACING)
+    att = body.image.copy()
+    add_object(att, SPACING, (820.0, 324.0), (16.0, 16.0), 4.0)
+    tiff = tmp_path / "scan.tiff"
+    Image.fromarray(att.astype(np.float32), mode="F").save(tiff)
+    files = write_model()
+    argv = ["detect", str(tiff), "--model", str(files.model), "--json"]
+    assert main([*argv, "--pixel-spacing", "1.0", "0.8", "--polarity", "attenuation"]) == 0
+    result = Result.model_validate_json(capsys.readouterr().out.strip())
+    assert result.decision is Decision.ALARM
+    assert result.image.spacing_mm == SPACING
+    assert main(argv) == 1
+    assert "scan.tiff" in capsys.readouterr().err
