@@ -65,6 +65,11 @@ def register(subparsers: Any) -> None:
         help="bootstrap resamples for the 95%% intervals (default 1000, 0 = none)",
     )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument(
+        "--all-peaks",
+        action="store_true",
+        help="score boxes (AP, FROC) on every decoded peak, not only the reported findings",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
 
@@ -83,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
             n_boot=args.bootstrap,
             seed=args.seed,
             progress=not args.no_progress,
+            all_peaks=args.all_peaks,
         )
     except BenchError as exc:
         print(f"scanguard bench: error: {exc}", file=sys.stderr)

@@ -41,7 +41,8 @@ DEFINITIONS: dict[str, str] = {
         "COCO average precision by pycocotools (101-point interpolated precision, up to 100 "
         "boxes per scan, all box sizes): ap50 at IoU 0.5, ap50_95 averaged over IoU 0.50:0.05:0.95"
         "; recall_iou50 = fraction of ground-truth boxes matched at IoU >= 0.5. Boxes are the "
-        "findings the detector reports (calibrated confidence >= its report threshold)"
+        "findings the detector reports (calibrated confidence >= its report threshold), or "
+        "every decoded peak when run.boxes_scored says 'all decoded peaks'"
     ),
     "pd_at_fa": (
         "Pd at x false alarms per scan: t = smallest threshold at which the fraction of negative "
@@ -260,6 +261,7 @@ def run_bench(
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = 0,
     progress: bool = True,
+    all_peaks: bool = False,
 ) -> BenchResult:
     """Benchmark a detector on an annotated scan set and write the reports.
 
@@ -286,6 +288,9 @@ def run_bench(
         Bootstrap seed.
     progress : bool
         Show a progress bar.
+    all_peaks : bool
+        Score boxes on every decoded peak of a model loaded from ``model`` instead of only the
+        findings it reports (scan scores and decisions are unchanged).
 
     Returns
     -------
@@ -311,6 +316,7 @@ def run_bench(
         detector=detector,
         reader=reader,
         progress=progress,
+        all_peaks=all_peaks,
     )
     wall_s = time.perf_counter() - started
     report = build_report(dataset, records, n_boot=n_boot, seed=seed)
@@ -318,6 +324,7 @@ def run_bench(
         "dataset": str(dataset.root),
         "annotations": str(dataset.annotations_path),
         "jobs": jobs,
+        "boxes_scored": "all decoded peaks" if all_peaks else "reported findings",
         "wall_time_s": wall_s,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }

@@ -113,7 +113,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         f"<p class='muted'>model {_fmt(model.get('name'))} {_fmt(model.get('version'))} "
         f"(sha256 {_fmt(model.get('sha256'))})<br>dataset {_fmt(run.get('dataset'))} · "
         f"{_fmt(run.get('created'))} · {_fmt(run.get('jobs'))} worker(s) · "
-        f"{_fmt(run.get('wall_time_s'), 1)} s</p>",
+        f"{_fmt(run.get('wall_time_s'), 1)} s · boxes scored: {_fmt(run.get('boxes_scored'))}</p>",
         "<h2>Set</h2>",
         _table(
             ["", "scans", "positive", "negative"],

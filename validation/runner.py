@@ -132,19 +132,23 @@ class _WorkerState:
         self.detectors: dict[str | None, SupportsDetect] = {}
         self.reader: ScanReader = default_reader
         self.threads: int | None = None
+        self.all_peaks = False
 
 
 _STATE = _WorkerState()
 
 
-def _init_worker(detector: Any, reader: ScanReader | None, threads: int | None) -> None:
-    """Pool initializer: install the injected detector and reader, limit threads."""
+def _init_worker(
+    detector: Any, reader: ScanReader | None, threads: int | None, all_peaks: bool = False
+) -> None:
+    """Pool initializer: install the injected detector, reader and options, limit threads."""
     if threads is not None:
         for var in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(threads)
     _STATE.detector = detector
     _STATE.reader = reader or default_reader
     _STATE.threads = threads
+    _STATE.all_peaks = all_peaks
 
 
 def _detector(model_path: str | None) -> SupportsDetect:
@@ -154,8 +158,27 @@ def _detector(model_path: str | None) -> SupportsDetect:
         detector: SupportsDetect = _STATE.detector
         return detector
     if model_path not in _STATE.detectors:
-        _STATE.detectors[model_path] = detector_loader(model_path, _STATE.threads)
+        loaded = detector_loader(model_path, _STATE.threads)
+        if _STATE.all_peaks and not report_all_peaks(loaded):
+            logger.warning("this detector has no manifest thresholds: all_peaks ignored")
+        _STATE.detectors[model_path] = loaded
     return _STATE.detectors[model_path]
+
+
+def report_all_peaks(detector: Any) -> bool:
+    """Make a model-backed detector report every decoded peak (report threshold 0).
+
+    Scan scores and decisions do not change (they use every peak already); only the findings,
+    hence the box metrics (AP, FROC), cover the full confidence range. Returns False when the
+    detector has no ``manifest.thresholds`` to lower.
+    """
+    manifest = getattr(detector, "manifest", None)
+    thresholds = getattr(manifest, "thresholds", None)
+    if manifest is None or thresholds is None or not hasattr(manifest, "model_copy"):
+        return False
+    lowered = thresholds.model_copy(update={"report_min_confidence": 0.0})
+    detector.manifest = manifest.model_copy(update={"thresholds": lowered})
+    return True
 
 
 def _describe(exc: BaseException) -> str:
@@ -228,6 +251,7 @@ def run_files(
     detector: Any = None,
     reader: ScanReader | None = None,
     progress: bool = True,
+    all_peaks: bool = False,
 ) -> list[ScanRecord]:
     """Score every file, in order, with ``jobs`` worker processes.
 
@@ -247,6 +271,9 @@ def run_files(
         ``jobs > 1``.
     progress : bool
         Show a tqdm progress bar on stderr.
+    all_peaks : bool
+        Detectors loaded from ``model_path`` report every decoded peak, not only findings above
+        the manifest's report threshold (see :func:`report_all_peaks`).
 
     Returns
     -------
@@ -261,15 +288,16 @@ def run_files(
     records: list[ScanRecord] = []
     try:
         if jobs == 1 or len(items) <= 1:
-            saved = (_STATE.detector, _STATE.detectors, _STATE.reader)
+            saved = (_STATE.detector, _STATE.detectors, _STATE.reader, _STATE.all_peaks)
             _STATE.detector, _STATE.detectors = detector, {}
             _STATE.reader = reader or default_reader
+            _STATE.all_peaks = all_peaks
             try:
                 for item in items:
                     records.append(score_file(item, model_path))
                     bar.update(1)
             finally:
-                _STATE.detector, _STATE.detectors, _STATE.reader = saved
+                _STATE.detector, _STATE.detectors, _STATE.reader, _STATE.all_peaks = saved
         else:
             workers = min(jobs, len(items))
             chunk = max(1, min(8, len(items) // (workers * 4)))
@@ -278,7 +306,7 @@ def run_files(
                 max_workers=workers,
                 mp_context=context,
                 initializer=_init_worker,
-                initargs=(detector, reader, 1),
+                initargs=(detector, reader, 1, all_peaks),
             ) as pool:
                 stream: Iterator[ScanRecord] = pool.map(
                     score_file, items, [model_path] * len(items), chunksize=chunk

@@ -6,7 +6,9 @@ import warnings
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 
+from models.manifest import Thresholds
 from scanner.scan import Scan
 from tests.validation import fakes
 from validation import BenchConfigError, ScanStatus, run_files, runner, score_file
@@ -89,3 +91,25 @@ def test_bad_jobs(jobs: object) -> None:
     """jobs must be an int >= 1."""
     with pytest.raises(BenchConfigError, match="jobs must be a whole number"):
         run_files([], jobs=jobs, progress=False)  # type: ignore[arg-type]
+
+
+class _Manifest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    thresholds: Thresholds
+
+
+class _ModelBacked(fakes.TableDetector):
+    def __init__(self) -> None:
+        super().__init__({})
+        self.manifest = _Manifest(thresholds=Thresholds())
+
+
+def test_report_all_peaks_lowers_only_the_report_threshold() -> None:
+    """all_peaks sets the report threshold to 0 and leaves the decision thresholds alone."""
+    det = _ModelBacked()
+    before = det.manifest.thresholds
+    assert runner.report_all_peaks(det)
+    after = det.manifest.thresholds
+    assert after.report_min_confidence == 0.0 and before.report_min_confidence > 0.0
+    assert (after.alarm, after.clear_below) == (before.alarm, before.clear_below)
+    assert not runner.report_all_peaks(fakes.TableDetector({}))
