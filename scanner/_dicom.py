@@ -333,7 +333,8 @@ def _rescale(
     values = stored.astype(np.float64)
     if (slope, intercept) != (1.0, 0.0):
         values = values * slope + intercept
-        steps.append(f"rescaled: value = {slope:g} * stored {intercept:+g}")
+        op = "-" if intercept < 0 else "+"
+        steps.append(f"rescaled: value = {slope:g} * stored {op} {abs(intercept):g}")
     return values, slope, intercept
 
 
