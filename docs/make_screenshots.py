@@ -108,7 +108,7 @@ def make_screenshots(out_dir: Path, detector_kind: str = "auto") -> list[Path]:
             detector, scans = _model_scans(4)
         except Exception as exc:
             if detector_kind == "model":
-                raise RuntimeError(f"the shipped model or the simulator is not usable: {exc}") from exc
+                raise RuntimeError(f"the model or the simulator is not usable: {exc}") from exc
             logger.warning("model not usable (%s); using the test detector", exc)
     if detector is None:
         detector, scans = _test_scans()
@@ -119,9 +119,8 @@ def make_screenshots(out_dir: Path, detector_kind: str = "auto") -> list[Path]:
         operator = server.token(Role.OPERATOR, "officer.hughes")
         stored = []
         for index, data in enumerate(scans[:-1]):
-            stored.append(
-                _submit(server.url, station, data, f"RECEPTION-{index % 2 + 1}", f"P-{4711 + index}")
-            )
+            where, person = f"RECEPTION-{index % 2 + 1}", f"P-{4711 + index}"
+            stored.append(_submit(server.url, station, data, where, person))
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
             page = browser.new_context(viewport=VIEWPORT).new_page()
