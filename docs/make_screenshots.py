@@ -102,7 +102,8 @@ def make_screenshots(out_dir: Path, detector_kind: str = "auto") -> list[Path]:
     """
     from playwright.sync_api import sync_playwright
 
-    detector, scans = None, []
+    detector: Any = None
+    scans: list[bytes] = []
     if detector_kind in ("auto", "model"):
         try:
             detector, scans = _model_scans(4)
