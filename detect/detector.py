@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 ScanSource: TypeAlias = Scan | FileSource
 
 MANIFEST_NAME = "manifest.json"
+#: Body zones are judged on the working image subsampled by this factor (4 mm at 2 mm pitch).
+ZONE_STEP = 2
 
 
 def _ms(t0: float) -> float:
@@ -245,7 +247,7 @@ class Detector:
             return []
         h, w = pre.valid_shape
         working = pre.tensor[0, 0, :h, :w] / np.float32(self.manifest.input.scale)
-        layout = body_layout(working)
+        layout = body_layout(working, step=ZONE_STEP)
         row_f, col_f = pre.scale
         sr, sc = float(scan.spacing[0]), float(scan.spacing[1])
         out = []

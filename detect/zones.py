@@ -47,18 +47,21 @@ class BodyLayout:
 
     Attributes
     ----------
-    mask : ndarray of bool, shape (rows, cols)
-        Body pixels.
+    mask : ndarray of bool, shape (ceil(rows / step), ceil(cols / step))
+        Body pixels, on the image subsampled by ``step``.
     top, bottom : int
-        First and last body row (inclusive); the whole image when the mask is empty.
+        First and last body row (inclusive) of ``mask``; its whole extent when it is empty.
     midline : float
-        Column of the body's vertical axis (median column of the body pixels).
+        Column of ``mask`` on the body's vertical axis (median column of the body pixels).
+    step : int
+        Image pixels per mask pixel.
     """
 
     mask: NDArray[np.bool_]
     top: int
     bottom: int
     midline: float
+    step: int = 1
 
     @property
     def height(self) -> int:
@@ -66,28 +69,29 @@ class BodyLayout:
         return max(1, self.bottom - self.top + 1)
 
 
-def body_layout(image: NDArray[np.float32]) -> BodyLayout:
+def body_layout(image: NDArray[np.float32], step: int = 1) -> BodyLayout:
     """Body mask, vertical extent and midline of an attenuation image.
 
     Parameters
     ----------
     image : ndarray of float32, shape (rows, cols)
         Attenuation (air ~ 0), any pixel pitch.
+    step : int
+        Build the mask on every ``step``-th row and column (zones need no fine detail).
 
     Returns
     -------
     BodyLayout
         Falls back to the whole image when no body is found.
     """
-    mask: NDArray[np.bool_] = np.asarray(
-        _body_mask(np.ascontiguousarray(image, dtype=np.float32)), dtype=np.bool_
-    )
+    sub = np.ascontiguousarray(image[::step, ::step], dtype=np.float32)
+    mask: NDArray[np.bool_] = np.asarray(_body_mask(sub), dtype=np.bool_)
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
         logger.debug("no body found in the scan; zones use the image extent")
-        return BodyLayout(mask, 0, image.shape[0] - 1, (image.shape[1] - 1) / 2.0)
+        return BodyLayout(mask, 0, mask.shape[0] - 1, (mask.shape[1] - 1) / 2.0, step)
     cols = np.nonzero(mask)[1]
-    return BodyLayout(mask, int(rows[0]), int(rows[-1]), float(np.median(cols)))
+    return BodyLayout(mask, int(rows[0]), int(rows[-1]), float(np.median(cols)), step)
 
 
 def _trunk_run(row: NDArray[np.bool_], midline: int) -> tuple[int, int] | None:
@@ -114,19 +118,21 @@ def assign_zone(
     Parameters
     ----------
     layout : BodyLayout
-        Body geometry in the image the centre refers to.
+        Body geometry of the image the centre refers to.
     center : tuple of float
         (row, col) of the finding's centre in that image's pixels.
     bands : ZoneBands
         Zone boundaries as fractions of body height.
     margin : int
-        A centre farther than this many pixels from any body pixel is outside the body.
+        A centre farther than this many image pixels from any body pixel is outside the body.
 
     Returns
     -------
     BodyZone
     """
     rows, cols = layout.mask.shape
+    center = (center[0] / layout.step, center[1] / layout.step)
+    margin = max(1, round(margin / layout.step))
     r = int(np.clip(np.floor(center[0]), 0, rows - 1))
     c = int(np.clip(np.floor(center[1]), 0, cols - 1))
     if layout.mask.any():

@@ -6,23 +6,29 @@ import numpy as np
 import pytest
 
 from detect.result import BodyZone
-from detect.zones import assign_zone, body_layout
+from detect.zones import BodyLayout, assign_zone, body_layout
 from tests.detect.conftest import synthetic_body
 
 BODY = synthetic_body(rows=1000, cols=400, spacing=(2.0, 1.6))
-LAYOUT = body_layout(BODY.image)
 MID = BODY.image.shape[1] / 2
+
+
+@pytest.fixture(params=[1, 2], ids=["full", "step2"])
+def layout(request: pytest.FixtureRequest) -> BodyLayout:
+    """Layout of the synthetic body, at full resolution and subsampled by 2."""
+    return body_layout(BODY.image, step=request.param)
 
 
 def _row(t: float) -> float:
     return BODY.top + t * BODY.height
 
 
-def test_layout_finds_extent_and_midline() -> None:
+def test_layout_finds_extent_and_midline(layout: BodyLayout) -> None:
     """The body's first/last rows and its midline are found from the mask."""
-    assert abs(LAYOUT.top - BODY.top) <= 2
-    assert abs(LAYOUT.bottom - BODY.bottom) <= 2
-    assert abs(LAYOUT.midline - MID) <= 2
+    s = layout.step
+    assert abs(layout.top * s - BODY.top) <= 2 * s
+    assert abs(layout.bottom * s - BODY.bottom) <= 2 * s
+    assert abs(layout.midline * s - MID) <= 2 * s
 
 
 @pytest.mark.parametrize(
@@ -42,10 +48,12 @@ def test_layout_finds_extent_and_midline() -> None:
         (0.40, 370, BodyZone.OUTSIDE_BODY),
     ],
 )
-def test_zone_of_position(t: float, col_offset_mm: float, zone: BodyZone) -> None:
+def test_zone_of_position(
+    layout: BodyLayout, t: float, col_offset_mm: float, zone: BodyZone
+) -> None:
     """A centre at a fraction of body height and lateral offset lands in the expected zone."""
     centre = (_row(t), MID + col_offset_mm / BODY.spacing[1])
-    assert assign_zone(LAYOUT, centre) is zone
+    assert assign_zone(layout, centre) is zone
 
 
 def test_empty_scan_uses_image_extent() -> None:
