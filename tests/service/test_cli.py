@@ -1,0 +1,70 @@
+"""``scanguard token`` and ``scanguard serve`` argument handling."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from scanguard.cli import build_parser, main
+from service._cli import settings_from_args
+from service.store import Store
+
+
+def test_token_create_list_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A created token is printed once, listed without its secret, and revocable."""
+    data = str(tmp_path)
+    assert main(["token", "create", "--role", "validator", "--name", "bench",
+                 "--data-dir", data]) == 0
+    plain = capsys.readouterr().out.strip().splitlines()[-1]
+    assert plain.startswith("sg_")
+    store = Store(f"sqlite:///{tmp_path / 'scanguard.db'}", tmp_path / "blobs")
+    principal = store.authenticate(plain)
+    assert principal is not None and principal.role.value == "validator"
+    assert main(["token", "list", "--data-dir", data]) == 0
+    listing = capsys.readouterr().out
+    assert principal.token_id in listing and "bench" in listing
+    assert plain.split("_")[-1] not in listing
+    assert main(["token", "revoke", principal.token_id, "--data-dir", data]) == 0
+    assert store.authenticate(plain) is None
+    assert main(["token", "revoke", "ffffffffffffffff", "--data-dir", data]) == 1
+    assert "no token has id" in capsys.readouterr().err
+    store.close()
+
+
+def test_unknown_role_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown role is refused by the parser with the valid choices."""
+    with pytest.raises(SystemExit):
+        main(["token", "create", "--role", "root"])
+    assert "invalid choice: 'root'" in capsys.readouterr().err
+
+
+def test_serve_flags_override_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flags win over SCANGUARD_* variables; unset flags keep the environment's values."""
+    monkeypatch.setenv("SCANGUARD_PORT", "9001")
+    monkeypatch.setenv("SCANGUARD_DICOM_PORT", "11113")
+    monkeypatch.setenv("SCANGUARD_DICOM_ALLOWED_AETS", "GATE1, GATE2")
+    args = build_parser().parse_args(
+        ["serve", "--port", "9100", "--data-dir", str(tmp_path), "--load-samples"]
+    )
+    settings = settings_from_args(args)
+    assert settings.port == 9100
+    assert settings.dicom_port == 11113
+    assert settings.dicom_allowed_aets == ["GATE1", "GATE2"]
+    assert settings.data_dir == tmp_path
+    assert settings.load_samples is True
+
+
+def test_bad_setting_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An invalid setting stops serve with a message instead of a traceback."""
+    assert main(["serve", "--port", "70000", "--data-dir", str(tmp_path)]) == 2
+    assert "port" in capsys.readouterr().err
+
+
+def test_settings_namespace_without_flags(tmp_path: Path) -> None:
+    """A namespace lacking the serve flags falls back on the defaults."""
+    settings = settings_from_args(argparse.Namespace(data_dir=tmp_path))
+    assert settings.port == 8000 and settings.dicom_ae_title == "SCANGUARD"
