@@ -45,7 +45,12 @@ def _scan_bytes(rows: int, cols: int, spacing: tuple[float, float], seed: int) -
     try:
         from scanner.simulate import SimConfig, simulate_scan  # type: ignore[attr-defined]
 
-        sim = simulate_scan(seed, SimConfig())
+        # The field of view follows the simulated person: measure it, then pick the pitch
+        # that gives rows x cols pixels.
+        probe = simulate_scan(seed, SimConfig(pitch_mm=(2.0, 2.0), has_phone=True))
+        fov = (probe.transmission.shape[0] * 2.0, probe.transmission.shape[1] * 2.0)
+        pitch = (fov[0] / rows, fov[1] / cols)
+        sim = simulate_scan(seed, SimConfig(pitch_mm=pitch, has_phone=True))
         transmission, sp, what = sim.transmission, tuple(sim.spacing), "scanner.simulate"
     except ImportError:
         transmission, sp, what = _synthetic(rows, cols, spacing, seed), spacing, "synthetic body"
@@ -116,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     from kernels import set_threads
 
     numba_threads = set_threads(args.threads)
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         if args.model is not None:
             model_path, model_note = args.model, f"given model {args.model}"
@@ -151,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "numba_threads": numba_threads,
         "cpu_count": os.cpu_count(),
+        "load_average_1min": {"before": load_before[0], "after": os.getloadavg()[0]},
         "python": platform.python_version(),
         "stages": {s: _percentiles(v) for s, v in samples.items()},
         "budget_ms": {"p95_total": args.budget_ms},
@@ -159,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"scan:    {scan_note}")
     print(
         f"runtime: onnxruntime {detector.session.providers}, intra-op {args.threads}, inter-op 1, "
-        f"sequential; numba threads {numba_threads}; {os.cpu_count()} CPUs visible"
+        f"sequential; numba threads {numba_threads}; {os.cpu_count()} CPUs visible; "
+        f"1-min load {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after"
     )
     print(f"{'stage':<14}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
     for stage, p in report["stages"].items():  # type: ignore[attr-defined]
