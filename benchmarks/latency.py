@@ -43,7 +43,7 @@ def _scan_bytes(rows: int, cols: int, spacing: tuple[float, float], seed: int) -
     from scanner.encoding import encode_dicom
 
     try:
-        from scanner.simulate import SimConfig, simulate_scan  # type: ignore[attr-defined]
+        from scanner.simulate import SimConfig, simulate_scan
 
         # The field of view follows the simulated person: measure it, then pick the pitch
         # that gives rows x cols pixels.
@@ -51,9 +51,11 @@ def _scan_bytes(rows: int, cols: int, spacing: tuple[float, float], seed: int) -
         fov = (probe.transmission.shape[0] * 2.0, probe.transmission.shape[1] * 2.0)
         pitch = (fov[0] / rows, fov[1] / cols)
         sim = simulate_scan(seed, SimConfig(pitch_mm=pitch, has_phone=True))
-        transmission, sp, what = sim.transmission, tuple(sim.spacing), "scanner.simulate"
+        sp = (float(sim.spacing[0]), float(sim.spacing[1]))
+        transmission, what = sim.transmission, "scanner.simulate"
     except ImportError:
         transmission, sp, what = _synthetic(rows, cols, spacing, seed), spacing, "synthetic body"
+
     ds = encode_dicom(np.asarray(transmission), sp, "lin-mono2-16")
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
