@@ -163,9 +163,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _token_create(args: argparse.Namespace) -> int:
     try:
         store = _open_store(args)
-        public, plain = store.create_token(
-            Role(args.role), args.name or args.role, actor=CLI_ACTOR
-        )
+        public, plain = store.create_token(Role(args.role), args.name or args.role, actor=CLI_ACTOR)
         store.close()
     except ServiceError as exc:
         return _fail(exc.message)

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, text
@@ -29,7 +29,7 @@ GENESIS_HASH = "0" * 64
 _PG_LOCK_KEY = 0x5C46_A0D1
 
 
-class AuditAction(str, Enum):
+class AuditAction(StrEnum):
     """What an audit row records."""
 
     SCAN_SUBMIT = "scan.submit"

@@ -12,13 +12,13 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 TOKEN_PREFIX = "sg"
 _TOKEN_RE = re.compile(r"^sg_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """Who a token belongs to."""
 
     STATION = "station"
@@ -27,7 +27,7 @@ class Role(str, Enum):
     ADMIN = "admin"
 
 
-class Permission(str, Enum):
+class Permission(StrEnum):
     """What a request needs."""
 
     SUBMIT = "submit"

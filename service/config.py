@@ -19,23 +19,33 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SCANGUARD_", extra="ignore")
 
-    data_dir: Path = Field(Path("./data"), description="scan originals and the SQLite database")
+    data_dir: Path = Field(
+        default=Path("./data"), description="scan originals and the SQLite database"
+    )
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL; default: SQLite file <data_dir>/scanguard.db"
+        default=None, description="SQLAlchemy URL; default: SQLite file <data_dir>/scanguard.db"
     )
     host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
-    dicom_port: int = Field(11112, ge=0, le=65535, description="DICOM receiver port; 0 = off")
-    dicom_ae_title: str = Field("SCANGUARD", min_length=1, max_length=16)
+    port: int = Field(default=8000, ge=0, le=65535)
+    dicom_port: int = Field(
+        default=11112, ge=0, le=65535, description="DICOM receiver port; 0 = off"
+    )
+    dicom_ae_title: str = Field(default="SCANGUARD", min_length=1, max_length=16)
     dicom_allowed_aets: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="calling AE titles allowed to store; empty = any"
     )
-    max_upload_mb: float = Field(64.0, gt=0, description="largest accepted scan in MiB")
-    model_path: Path | None = Field(None, description="ONNX model; default: the shipped model")
+    max_upload_mb: float = Field(default=64.0, gt=0, description="largest accepted scan in MiB")
+    model_path: Path | None = Field(
+        default=None, description="ONNX model; default: the shipped model"
+    )
     manifest_path: Path | None = None
-    render_cache_size: int = Field(16, ge=0, description="decoded scans kept for re-rendering")
-    load_samples: bool = Field(False, description="import the sample scans into an empty store")
-    db_pool_size: int = Field(8, ge=1)
+    render_cache_size: int = Field(
+        default=16, ge=0, description="decoded scans kept for re-rendering"
+    )
+    load_samples: bool = Field(
+        default=False, description="import the sample scans into an empty store"
+    )
+    db_pool_size: int = Field(default=8, ge=1)
 
     @field_validator("dicom_allowed_aets", mode="before")
     @classmethod

@@ -6,10 +6,10 @@ Every message says what was wrong and how to fix it. The API answers them as
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class ErrorCode(str, Enum):
+class ErrorCode(StrEnum):
     """Machine-readable error codes of the API."""
 
     UNAUTHENTICATED = "unauthenticated"

@@ -7,15 +7,15 @@ import contextlib
 import itertools
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
 
-class EventKind(str, Enum):
+class EventKind(StrEnum):
     """Kinds of events the service publishes."""
 
     SCAN = "scan"
@@ -100,7 +100,7 @@ class EventBus:
                 logger.warning("event subscriber too slow: dropped its oldest event")
             queue.put_nowait(event)
 
-    async def subscribe(self) -> AsyncIterator[Event]:
+    async def subscribe(self) -> AsyncGenerator[Event, None]:
         """Yield every event published from now on until the consumer stops iterating."""
         queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=self._max_queue)
         self._queues.add(queue)

@@ -192,9 +192,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def create_app(
-    settings: Settings | None = None, detector: SupportsDetect | None = None
-) -> FastAPI:
+def create_app(settings: Settings | None = None, detector: SupportsDetect | None = None) -> FastAPI:
     """Build the station service.
 
     Parameters
@@ -260,4 +258,3 @@ def create_app(
     if STATIC_DIR.is_dir():
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="console")
     return app
-

@@ -105,6 +105,4 @@ class MetricsMiddleware:
             method = scope.get("method", "GET")
             self.metrics.requests.labels(method, template, str(state["status"])).inc()
             if not state["stream"]:
-                self.metrics.latency.labels(method, template).observe(
-                    time.perf_counter() - start
-                )
+                self.metrics.latency.labels(method, template).observe(time.perf_counter() - start)

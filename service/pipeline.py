@@ -51,8 +51,8 @@ def decode_scan(data: bytes) -> Scan:
     UnreadableScanError
         With code ``not_dicom``, ``truncated``, ``unsupported_scan`` or ``invalid_scan``.
     """
-    from scanner import read_scan
     from scanner import errors as scan_errors
+    from scanner import read_scan
 
     if not data:
         raise UnreadableScanError(

@@ -152,7 +152,7 @@ class DicomReceiver:
 
     def start(self) -> None:
         """Start listening (non-blocking)."""
-        handlers = [
+        handlers: list[Any] = [
             (evt.EVT_C_ECHO, self._on_echo),
             (evt.EVT_C_STORE, self._on_store),
             (evt.EVT_ACCEPTED, self._on_outcome("accepted")),
@@ -163,9 +163,7 @@ class DicomReceiver:
         self._server = self.ae.start_server(
             (self.host, self.port), block=False, evt_handlers=handlers
         )
-        logger.info(
-            "DICOM receiver %s listening on %s:%d", self.ae.ae_title, self.host, self.port
-        )
+        logger.info("DICOM receiver %s listening on %s:%d", self.ae.ae_title, self.host, self.port)
 
     def stop(self) -> None:
         """Stop listening and close open associations."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from service.errors import InvalidParameterError
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from scanner.scan import Scan
 
 
-class Colormap(str, Enum):
+class Colormap(StrEnum):
     """Colour maps of the image endpoint (``gray`` is accepted as a spelling of ``grey``)."""
 
     GREY = "grey"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,7 +11,7 @@ from detect.result import Decision, Result
 from service.auth import Role
 
 
-class ScanSource(str, Enum):
+class ScanSource(StrEnum):
     """How a scan reached the service."""
 
     HTTP = "http"
@@ -20,7 +20,7 @@ class ScanSource(str, Enum):
     IMPORT = "import"
 
 
-class ScanStatus(str, Enum):
+class ScanStatus(StrEnum):
     """Processing state of a stored scan."""
 
     RECEIVED = "received"
@@ -28,7 +28,7 @@ class ScanStatus(str, Enum):
     FAILED = "failed"
 
 
-class ReviewOutcome(str, Enum):
+class ReviewOutcome(StrEnum):
     """The officer's outcome of a scan."""
 
     CONFIRMED = "confirmed"
@@ -37,7 +37,7 @@ class ReviewOutcome(str, Enum):
     NOTHING_FOUND = "nothing_found"
 
 
-class FindingVerdict(str, Enum):
+class FindingVerdict(StrEnum):
     """The officer's verdict on one finding."""
 
     CONFIRMED = "confirmed"

@@ -57,7 +57,7 @@ class Database:
             raise StoreError(f"cannot use database URL {url!r}: {exc}") from exc
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
-            write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+            write_engine: Engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         else:
             write_engine = self.engine
         self._read = sessionmaker(self.engine, expire_on_commit=False)

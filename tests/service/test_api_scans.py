@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import io
+import re
 from typing import Any
 
 import pytest
@@ -31,7 +31,11 @@ class TestSubmit:
     ) -> None:
         """A raw application/dicom upload is stored and answered with its full result."""
         response = submit(
-            client, tokens[Role.STATION], alarm_scan, station_id="gate-1", person_ref="P42",
+            client,
+            tokens[Role.STATION],
+            alarm_scan,
+            station_id="gate-1",
+            person_ref="P42",
             reason="reception",
         )
         assert response.status_code == 201, response.text
@@ -133,7 +137,9 @@ class TestRead:
         self, client: TestClient, tokens: dict[Role, str], stored: list[dict[str, Any]]
     ) -> None:
         """GET /scans/{id} returns what POST returned."""
-        response = client.get(f"/api/v1/scans/{stored[1]['id']}", headers=auth(tokens[Role.OPERATOR]))
+        response = client.get(
+            f"/api/v1/scans/{stored[1]['id']}", headers=auth(tokens[Role.OPERATOR])
+        )
         assert response.status_code == 200
         assert response.json() == stored[1]
 
@@ -166,7 +172,9 @@ class TestRead:
         expected: list[int],
     ) -> None:
         """Station, decision and status filters select the matching scans."""
-        body = client.get("/api/v1/scans", params=params, headers=auth(tokens[Role.VALIDATOR])).json()
+        body = client.get(
+            "/api/v1/scans", params=params, headers=auth(tokens[Role.VALIDATOR])
+        ).json()
         assert [s["id"] for s in body["data"]] == [stored[i]["id"] for i in expected]
         assert body["count"] == len(expected)
 
@@ -192,7 +200,9 @@ class TestRead:
     ) -> None:
         """GET /scans/{id}/dicom returns the exact uploaded bytes."""
         scan = submit(client, tokens[Role.STATION], alarm_scan).json()
-        response = client.get(f"/api/v1/scans/{scan['id']}/dicom", headers=auth(tokens[Role.VALIDATOR]))
+        response = client.get(
+            f"/api/v1/scans/{scan['id']}/dicom", headers=auth(tokens[Role.VALIDATOR])
+        )
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/dicom"
         assert response.content == alarm_scan
@@ -242,7 +252,9 @@ class TestRead:
 
 class TestReview:
     @pytest.fixture
-    def scan(self, client: TestClient, tokens: dict[Role, str], alarm_scan: bytes) -> dict[str, Any]:
+    def scan(
+        self, client: TestClient, tokens: dict[Role, str], alarm_scan: bytes
+    ) -> dict[str, Any]:
         """A stored scan with one finding."""
         return submit(client, tokens[Role.STATION], alarm_scan).json()
 
@@ -251,8 +263,11 @@ class TestReview:
     ) -> None:
         """The review comes back with reviewer and time, in the answer and in later GETs."""
         headers = auth(tokens[Role.OPERATOR])
-        body = {"outcome": "item_found", "note": "phone in waistband",
-                "findings": [{"index": 0, "verdict": "confirmed"}]}
+        body = {
+            "outcome": "item_found",
+            "note": "phone in waistband",
+            "findings": [{"index": 0, "verdict": "confirmed"}],
+        }
         response = client.post(f"/api/v1/scans/{scan['id']}/review", json=body, headers=headers)
         assert response.status_code == 200, response.text
         review = response.json()["review"]
@@ -274,19 +289,29 @@ class TestReview:
         url = f"/api/v1/scans/{scan['id']}/review"
         client.post(url, json={"outcome": "confirmed"}, headers=headers)
         client.post(url, json={"outcome": "nothing_found"}, headers=headers)
-        assert client.get(f"/api/v1/scans/{scan['id']}", headers=headers).json()["review"][
-            "outcome"
-        ] == "nothing_found"
+        assert (
+            client.get(f"/api/v1/scans/{scan['id']}", headers=headers).json()["review"]["outcome"]
+            == "nothing_found"
+        )
 
     @pytest.mark.parametrize(
         ("body", "match"),
         [
             ({"outcome": "maybe"}, "outcome"),
-            ({"outcome": "confirmed", "findings": [{"index": 5, "verdict": "confirmed"}]},
-             r"indices \[5\] do not exist"),
-            ({"outcome": "confirmed", "findings": [{"index": 0, "verdict": "confirmed"},
-                                                   {"index": 0, "verdict": "rejected"}]},
-             "only once"),
+            (
+                {"outcome": "confirmed", "findings": [{"index": 5, "verdict": "confirmed"}]},
+                r"indices \[5\] do not exist",
+            ),
+            (
+                {
+                    "outcome": "confirmed",
+                    "findings": [
+                        {"index": 0, "verdict": "confirmed"},
+                        {"index": 0, "verdict": "rejected"},
+                    ],
+                },
+                "only once",
+            ),
             ({"outcome": "confirmed", "findings": [{"index": 0, "verdict": "unsure"}]}, "verdict"),
             ({"outcome": "confirmed", "extra": 1}, "extra"),
         ],

@@ -28,11 +28,15 @@ def test_every_kind_of_access_is_recorded(
 ) -> None:
     """Submissions, refusals, listings, views, images, downloads, reviews and token changes."""
     scan = client.post(
-        "/api/v1/scans", content=alarm_scan,
+        "/api/v1/scans",
+        content=alarm_scan,
         headers={**auth(tokens[Role.STATION]), "Content-Type": "application/dicom"},
     ).json()
-    client.post("/api/v1/scans", content=b"junk",
-                headers={**auth(tokens[Role.STATION]), "Content-Type": "application/dicom"})
+    client.post(
+        "/api/v1/scans",
+        content=b"junk",
+        headers={**auth(tokens[Role.STATION]), "Content-Type": "application/dicom"},
+    )
     admin = auth(tokens[Role.ADMIN])
     client.get("/api/v1/scans", headers=admin)
     client.get(f"/api/v1/scans/{scan['id']}", headers=admin)
@@ -43,8 +47,18 @@ def test_every_kind_of_access_is_recorded(
     client.delete(f"/api/v1/tokens/{created.json()['id']}", headers=admin)
     rows = _rows(client)
     actions = [row.action for row in rows]
-    for action in ("token.create", "scan.submit", "scan.result", "scan.reject", "scan.list",
-                   "scan.view", "scan.image", "scan.dicom", "scan.review", "token.revoke"):
+    for action in (
+        "token.create",
+        "scan.submit",
+        "scan.result",
+        "scan.reject",
+        "scan.list",
+        "scan.view",
+        "scan.image",
+        "scan.dicom",
+        "scan.review",
+        "token.revoke",
+    ):
         assert action in actions, action
     review = next(row for row in rows if row.action == "scan.review")
     assert review.target == scan["id"]
@@ -59,8 +73,21 @@ def data_dir(tmp_path: Path) -> Path:
     """A data directory with a few audited token operations."""
     directory = tmp_path / "data"
     for name in ("a", "b", "c"):
-        assert main(["token", "create", "--role", "operator", "--name", name,
-                     "--data-dir", str(directory)]) == 0
+        assert (
+            main(
+                [
+                    "token",
+                    "create",
+                    "--role",
+                    "operator",
+                    "--name",
+                    name,
+                    "--data-dir",
+                    str(directory),
+                ]
+            )
+            == 0
+        )
     return directory
 
 
@@ -92,7 +119,8 @@ def test_acknowledged_scan_survives_a_crash(
 ) -> None:
     """A copy of the data directory taken right after a 201 (no shutdown) holds the scan."""
     scan = client.post(
-        "/api/v1/scans", content=alarm_scan,
+        "/api/v1/scans",
+        content=alarm_scan,
         headers={**auth(tokens[Role.STATION]), "Content-Type": "application/dicom"},
     ).json()
     settings = client.app.state.services.settings  # type: ignore[attr-defined]

@@ -20,8 +20,9 @@ class TestTokens:
         parts = split_token(new.plain)
         assert parts is not None and parts[0] == new.token_id
         assert secret_matches(parts[1], new.secret_hash)
-        assert not secret_matches(parts[1][:-1] + ("A" if parts[1][-1] != "A" else "B"),
-                                  new.secret_hash)
+        assert not secret_matches(
+            parts[1][:-1] + ("A" if parts[1][-1] != "A" else "B"), new.secret_hash
+        )
         assert new.plain.split("_")[-1] not in new.secret_hash
 
     @pytest.mark.parametrize("header", [None, "Bearer", "Bearer nonsense", "Basic dXNlcjpwdw=="])
@@ -41,8 +42,9 @@ class TestTokens:
     def test_revoked_token(self, client: TestClient, tokens: dict[Role, str]) -> None:
         """A revoked token stops working at once."""
         admin = auth(tokens[Role.ADMIN])
-        created = client.post("/api/v1/tokens", json={"role": "operator", "name": "night"},
-                              headers=admin)
+        created = client.post(
+            "/api/v1/tokens", json={"role": "operator", "name": "night"}, headers=admin
+        )
         assert created.status_code == 201
         body = created.json()
         assert client.get("/api/v1/scans", headers=auth(body["token"])).status_code == 200

@@ -15,8 +15,9 @@ from service.store import Store
 def test_token_create_list_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A created token is printed once, listed without its secret, and revocable."""
     data = str(tmp_path)
-    assert main(["token", "create", "--role", "validator", "--name", "bench",
-                 "--data-dir", data]) == 0
+    assert (
+        main(["token", "create", "--role", "validator", "--name", "bench", "--data-dir", data]) == 0
+    )
     plain = capsys.readouterr().out.strip().splitlines()[-1]
     assert plain.startswith("sg_")
     store = Store(f"sqlite:///{tmp_path / 'scanguard.db'}", tmp_path / "blobs")
@@ -40,9 +41,7 @@ def test_unknown_role_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert "invalid choice: 'root'" in capsys.readouterr().err
 
 
-def test_serve_flags_override_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_serve_flags_override_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Flags win over SCANGUARD_* variables; unset flags keep the environment's values."""
     monkeypatch.setenv("SCANGUARD_PORT", "9001")
     monkeypatch.setenv("SCANGUARD_DICOM_PORT", "11113")

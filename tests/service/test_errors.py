@@ -31,7 +31,9 @@ class TestUploads:
         )
         assert_error(response, 422, "not_dicom")
 
-    def test_truncated(self, client: TestClient, tokens: dict[Role, str], clear_scan: bytes) -> None:
+    def test_truncated(
+        self, client: TestClient, tokens: dict[Role, str], clear_scan: bytes
+    ) -> None:
         """A DICOM file cut short is refused as truncated."""
         response = client.post(
             "/api/v1/scans",
@@ -79,7 +81,9 @@ class TestUploads:
     def test_multipart_without_file(self, client: TestClient, tokens: dict[Role, str]) -> None:
         """A multipart body without the 'file' field is refused."""
         response = client.post(
-            "/api/v1/scans", data={"station_id": "x"}, files={"other": ("a", b"x")},
+            "/api/v1/scans",
+            data={"station_id": "x"},
+            files={"other": ("a", b"x")},
             headers=auth(tokens[Role.STATION]),
         )
         assert_error(response, 422, "invalid_parameter", "'file'")
@@ -90,20 +94,25 @@ class TestUploads:
         """An over-long station_id is refused, whether a query or a form field."""
         headers = auth(tokens[Role.STATION])
         query = client.post(
-            "/api/v1/scans", params={"station_id": "x" * 65}, content=clear_scan,
+            "/api/v1/scans",
+            params={"station_id": "x" * 65},
+            content=clear_scan,
             headers={**headers, "Content-Type": "application/dicom"},
         )
         assert_error(query, 422, "invalid_parameter", "station_id")
         form = client.post(
-            "/api/v1/scans", data={"station_id": "x" * 65},
-            files={"file": ("a.dcm", clear_scan)}, headers=headers,
+            "/api/v1/scans",
+            data={"station_id": "x" * 65},
+            files={"file": ("a.dcm", clear_scan)},
+            headers=headers,
         )
         assert_error(form, 422, "invalid_parameter", "station_id")
 
     def test_refusals_store_nothing(self, client: TestClient, tokens: dict[Role, str]) -> None:
         """A refused upload leaves no scan behind (but is audited)."""
         client.post(
-            "/api/v1/scans", content=b"junk",
+            "/api/v1/scans",
+            content=b"junk",
             headers={**auth(tokens[Role.STATION]), "Content-Type": "application/dicom"},
         )
         services = client.app.state.services  # type: ignore[attr-defined]
@@ -131,7 +140,8 @@ class TestParameters:
         assert_error(response, 422, "invalid_parameter", match)
 
     @pytest.mark.parametrize(
-        "params", [{"window": 0}, {"window": "wide"}, {"colormap": "rainbow"}, {"invert": "perhaps"}]
+        "params",
+        [{"window": 0}, {"window": "wide"}, {"colormap": "rainbow"}, {"invert": "perhaps"}],
     )
     def test_bad_image_parameters(
         self,
@@ -142,11 +152,13 @@ class TestParameters:
     ) -> None:
         """Bad display parameters are refused before rendering."""
         scan = client.post(
-            "/api/v1/scans", content=clear_scan,
+            "/api/v1/scans",
+            content=clear_scan,
             headers={**auth(tokens[Role.STATION]), "Content-Type": "application/dicom"},
         ).json()
         response = client.get(
-            f"/api/v1/scans/{scan['id']}/image.png", params=params,
+            f"/api/v1/scans/{scan['id']}/image.png",
+            params=params,
             headers=auth(tokens[Role.OPERATOR]),
         )
         assert_error(response, 422, "invalid_parameter", next(iter(params)))
@@ -174,7 +186,8 @@ class TestParameters:
         """Reviewing an unknown scan answers 404."""
         response = client.post(
             "/api/v1/scans/0123456789abcdef0123456789abcdef/review",
-            json={"outcome": "confirmed"}, headers=auth(tokens[Role.OPERATOR]),
+            json={"outcome": "confirmed"},
+            headers=auth(tokens[Role.OPERATOR]),
         )
         assert_error(response, 404, "not_found")
 
@@ -182,7 +195,7 @@ class TestParameters:
         """A review body that is not JSON is a 422 with a message."""
         response = client.post(
             "/api/v1/scans/0123456789abcdef0123456789abcdef/review",
-            content=b"{not json", headers={**auth(tokens[Role.OPERATOR]),
-                                           "Content-Type": "application/json"},
+            content=b"{not json",
+            headers={**auth(tokens[Role.OPERATOR]), "Content-Type": "application/json"},
         )
         assert_error(response, 422, "invalid_parameter")

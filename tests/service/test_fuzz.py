@@ -30,15 +30,18 @@ def fuzz_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         scan = client.post(
             "/api/v1/scans",
             content=dicom_bytes(phone=True),
-            headers={"Authorization": f"Bearer {tokens[Role.STATION]}",
-                     "Content-Type": "application/dicom"},
+            headers={
+                "Authorization": f"Bearer {tokens[Role.STATION]}",
+                "Content-Type": "application/dicom",
+            },
         ).json()
         yield {"client": client, "tokens": tokens, "scan_id": scan["id"]}
 
 
 _text = st.text(max_size=40)
-_ids = st.one_of(st.just("SCAN"), st.text(alphabet="0123456789abcdef", min_size=0, max_size=34),
-                 _text)
+_ids = st.one_of(
+    st.just("SCAN"), st.text(alphabet="0123456789abcdef", min_size=0, max_size=34), _text
+)
 _paths = st.sampled_from(
     [
         "/api/v1/scans",
@@ -55,16 +58,42 @@ _paths = st.sampled_from(
 )
 _params = st.dictionaries(
     st.sampled_from(
-        ["offset", "limit", "station_id", "decision", "status", "since", "until", "window",
-         "level", "invert", "colormap", "enhance", "boxes", "person_ref", "reason", "token"]
+        [
+            "offset",
+            "limit",
+            "station_id",
+            "decision",
+            "status",
+            "since",
+            "until",
+            "window",
+            "level",
+            "invert",
+            "colormap",
+            "enhance",
+            "boxes",
+            "person_ref",
+            "reason",
+            "token",
+        ]
     ),
-    st.one_of(_text, st.integers(-10**12, 10**12).map(str),
-              st.floats(allow_nan=True, allow_infinity=True).map(str)),
+    st.one_of(
+        _text,
+        st.integers(-(10**12), 10**12).map(str),
+        st.floats(allow_nan=True, allow_infinity=True).map(str),
+    ),
     max_size=5,
 )
 _content_types = st.sampled_from(
-    ["application/dicom", "application/octet-stream", "multipart/form-data",
-     "multipart/form-data; boundary=xyz", "application/json", "text/plain", ""]
+    [
+        "application/dicom",
+        "application/octet-stream",
+        "multipart/form-data",
+        "multipart/form-data; boundary=xyz",
+        "application/json",
+        "text/plain",
+        "",
+    ]
 )
 
 
@@ -75,9 +104,16 @@ def _body(valid_dicom: bytes) -> st.SearchStrategy[bytes]:
         st.just(valid_dicom),
         st.binary(max_size=64).map(lambda tail: valid_dicom[: len(valid_dicom) // 3] + tail),
         st.binary(max_size=256).map(lambda junk: b"\0" * 128 + b"DICM" + junk),
-        st.sampled_from([b'{"outcome": "confirmed"}', b'{"outcome": "confirmed", "findings": '
-                         b'[{"index": 99, "verdict": "confirmed"}]}', b'{"role": "admin", '
-                         b'"name": ""}', b"[]", b"null", b'{"outcome": 1}']),
+        st.sampled_from(
+            [
+                b'{"outcome": "confirmed"}',
+                b'{"outcome": "confirmed", "findings": [{"index": 99, "verdict": "confirmed"}]}',
+                b'{"role": "admin", "name": ""}',
+                b"[]",
+                b"null",
+                b'{"outcome": 1}',
+            ]
+        ),
     )
 
 

@@ -15,8 +15,12 @@ from tests.service.conftest import auth
 
 def test_healthz(client: TestClient) -> None:
     """Liveness needs nothing."""
-    assert client.get("/healthz").json() == {"status": "ok", "model": None, "store": None,
-                                             "receiver": None}
+    assert client.get("/healthz").json() == {
+        "status": "ok",
+        "model": None,
+        "store": None,
+        "receiver": None,
+    }
 
 
 def test_readyz_reports_model_and_store(client: TestClient) -> None:
@@ -27,7 +31,9 @@ def test_readyz_reports_model_and_store(client: TestClient) -> None:
     assert body["store"] is True
 
 
-def test_readyz_fails_when_store_is_down(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readyz_fails_when_store_is_down(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An unreachable store makes readiness answer 503."""
     store = client.app.state.services.store  # type: ignore[attr-defined]
     monkeypatch.setattr(store, "ping", lambda: False)
@@ -41,14 +47,19 @@ def test_metrics_count_requests_decisions(
 ) -> None:
     """Requests by route template, latency histograms and decisions by kind are exported."""
     for data in (alarm_scan, clear_scan, clear_scan):
-        client.post("/api/v1/scans", content=data,
-                    headers={**auth(tokens[Role.STATION]), "Content-Type": "application/dicom"})
+        client.post(
+            "/api/v1/scans",
+            content=data,
+            headers={**auth(tokens[Role.STATION]), "Content-Type": "application/dicom"},
+        )
     client.get("/api/v1/scans/ffffffffffffffffffffffffffffffff", headers=auth(tokens[Role.ADMIN]))
     text = client.get("/metrics", headers=auth(tokens[Role.VALIDATOR])).text
     assert 'scanguard_decisions_total{decision="ALARM"} 1.0' in text
     assert 'scanguard_decisions_total{decision="CLEAR"} 2.0' in text
-    assert ('scanguard_http_requests_total{method="POST",route="/api/v1/scans",status="201"} 3.0'
-            in text)
+    assert (
+        'scanguard_http_requests_total{method="POST",route="/api/v1/scans",status="201"} 3.0'
+        in text
+    )
     assert 'route="/api/v1/scans/{scan_id}",status="404"' in text
     assert "scanguard_http_request_duration_seconds_bucket" in text
     assert 'scanguard_scans_total{source="http"} 3.0' in text
@@ -72,8 +83,12 @@ class TestEventBus:
             got_first = asyncio.ensure_future(first.__anext__())
             got_second = asyncio.ensure_future(second.__anext__())
             await asyncio.sleep(0)  # both subscribed
-            thread = threading.Thread(target=lambda: [bus.publish("scan", {"n": i})
-                                                       for i in range(3)])
+
+            def publish_three() -> None:
+                for i in range(3):
+                    bus.publish("scan", {"n": i})
+
+            thread = threading.Thread(target=publish_three)
             thread.start()
             thread.join()
             a = [(await got_first).payload["n"], (await first.__anext__()).payload["n"]]

@@ -74,9 +74,7 @@ def test_echo(receiver: tuple[TestClient, int]) -> None:
         "lin-j2k-16",  # JPEG 2000 Lossless
     ],
 )
-def test_store_goes_through_the_pipeline(
-    receiver: tuple[TestClient, int], encoding: str
-) -> None:
+def test_store_goes_through_the_pipeline(receiver: tuple[TestClient, int], encoding: str) -> None:
     """A C-STORE is stored and processed like an HTTP upload (source dicom, station = AE)."""
     client, port = receiver
     ds = dataset(encoding, phone=True)

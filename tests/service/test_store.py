@@ -16,7 +16,7 @@ from detect.result import Decision
 from service.audit import AuditAction
 from service.auth import Principal, Role
 from service.errors import AuditChainError, NotFoundError, StoreError
-from service.schemas import ReviewIn, ScanSource, ScanStatus
+from service.schemas import ReviewIn, ReviewOutcome, ScanSource, ScanStatus
 from service.store import BlobStore, ScanFilter, Store
 from service.store.models import Base
 from tests.service.conftest import FakeDetector, result_for
@@ -66,8 +66,8 @@ class TestBlobs:
         """The same bytes give the same digest and one file; no temp files remain."""
         blobs = BlobStore(tmp_path)
         first, second = blobs.put(b"abc"), blobs.put(b"abc")
-        assert first == second == (
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        assert (
+            first == second == ("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         )
         assert blobs.get(first) == b"abc"
         files = [p for p in tmp_path.rglob("*") if p.is_file()]
@@ -96,10 +96,15 @@ class TestScans:
         assert scan.result is not None and scan.result.decision is Decision.ALARM
         assert scan.received_at.tzinfo is not None
         principal = Principal(token_id="t1", name="officer", role=Role.OPERATOR)
-        store.add_review(scan_id, ReviewIn(outcome="item_found", note="n"), principal=principal)
+        store.add_review(
+            scan_id, ReviewIn(outcome=ReviewOutcome.ITEM_FOUND, note="n"), principal=principal
+        )
         reviewed = store.get_scan(scan_id)
         assert reviewed is not None and reviewed.review is not None
-        assert (reviewed.review.reviewer, reviewed.review.outcome.value) == ("officer", "item_found")
+        assert (reviewed.review.reviewer, reviewed.review.outcome.value) == (
+            "officer",
+            "item_found",
+        )
 
     def test_failed_scan_keeps_original(self, store: Store) -> None:
         """A failed scan keeps its original and says why."""
@@ -120,7 +125,7 @@ class TestScans:
         assert n == 1 and alarms[0].id == ids[1]
         station_a, n = store.list_scans(ScanFilter(station_id="a"))
         assert n == 2 and {s.id for s in station_a} == {ids[1], ids[3]}
-        received, n = store.list_scans(ScanFilter(status=ScanStatus.RECEIVED))
+        _received, n = store.list_scans(ScanFilter(status=ScanStatus.RECEIVED))
         assert n == 3
         middle = store.get_scan(ids[2])
         assert middle is not None

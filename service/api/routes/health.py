@@ -39,4 +39,6 @@ async def readyz(request: Request) -> JSONResponse:
         store=store_ok,
         receiver=services.receiver.running if services.receiver is not None else None,
     )
-    return JSONResponse(body.model_dump(mode="json"), status_code=200 if body.status == "ready" else 503)
+    return JSONResponse(
+        body.model_dump(mode="json"), status_code=200 if body.status == "ready" else 503
+    )

@@ -284,9 +284,7 @@ def get_image(
         window=window, level=level, invert=invert, colormap=colormap, enhance=enhance, boxes=boxes
     )
     png = render_png(decoded, scan.result, options)
-    services.store.record(
-        actor=principal.actor, action=AuditAction.SCAN_IMAGE, target=scan.id
-    )
+    services.store.record(actor=principal.actor, action=AuditAction.SCAN_IMAGE, target=scan.id)
     return Response(
         content=png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"}
     )
