@@ -19,7 +19,7 @@ from detect.preprocess import Preprocessed, preprocess
 from detect.result import Finding, ImageInfo, ModelIdentity, Result, StageTimings
 from detect.session import CenterNetOutputs, DetectorSession
 from detect.zones import assign_zone, body_layout
-from models import DEFAULT_MANIFEST_PATH, DEFAULT_MODEL_PATH
+from models import DEFAULT_MANIFEST_PATH
 from models import errors as model_errors
 from models.manifest import Manifest
 from scanner import ScanSource as FileSource
@@ -91,11 +91,7 @@ def _resolve_paths(
     except model_errors.ManifestError as exc:
         raise errors.ManifestError(str(exc)) from exc
     if model_path is None:
-        model_path = (
-            manifest.model_path(manifest_path)
-            if manifest_path != DEFAULT_MANIFEST_PATH
-            else DEFAULT_MODEL_PATH
-        )
+        model_path = manifest.model_path(manifest_path)
     return Path(model_path), manifest_path, manifest
 
 
