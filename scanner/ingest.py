@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from pathlib import Path
 from typing import IO, Any
 
@@ -158,13 +157,10 @@ def read_scan(
     loaded, name = _load(source)
     conformance = Conformance(name)
     spacing = _image.check_spacing(pixel_spacing) if pixel_spacing is not None else None
-    # Library warnings (pydicom's invalid-value notices, decoder remarks) are conformance
-    # problems of this scan: collect them and let the policy decide.
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        scan = _read(loaded, name, conformance, spacing, polarity, log_scale)
-    for warning in caught:
-        conformance.report(f"{warning.category.__name__} while reading: {warning.message}")
+    # pydicom's own warnings (invalid values, decoder remarks) pass through unchanged: capturing
+    # them with warnings.catch_warnings would not be thread-safe, and every attribute used here
+    # is checked explicitly and reported through the policy.
+    scan = _read(loaded, name, conformance, spacing, polarity, log_scale)
     conformance.apply(policy)
     logger.debug(
         "read %s: %s, %d x %d, spacing %s (%s)",

@@ -14,7 +14,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from scanner import Scan, ScanMetadata, ScanWarning, SpacingSource, read_scan
-from scanner.encoding import ENCODINGS, Encoding, encode_dicom
+from scanner.encoding import ENCODINGS, Encoding, encode_dicom, random_encoding
 from tests.scanner.conftest import SPACING
 
 
@@ -70,6 +70,20 @@ def test_noisy_scan_agrees_across_encodings(attenuation: NDArray[np.float32]) ->
         got = read_scan(_bytes(encode_dicom(noisy, SPACING, enc)), validation="ignore").image
         tol = _tolerance(enc, amax) + _tolerance(ENCODINGS["lin-mono2-16"], amax) + 2e-3
         assert float(np.abs(got - reference).max()) <= tol, name
+
+
+def test_random_encodings_recover_attenuation(
+    attenuation: NDArray[np.float32], transmission: NDArray[np.float32]
+) -> None:
+    """Encodings drawn by random_encoding (as the simulator does) all read back correctly."""
+    rng = np.random.default_rng(11)
+    for _ in range(24):
+        enc = random_encoding(rng)
+        scan = read_scan(_bytes(encode_dicom(transmission, SPACING, enc)), validation="raise")
+        tol = _tolerance(enc, float(attenuation.max()))
+        err = float(np.abs(scan.image - attenuation).max())
+        assert err <= tol, f"{enc.describe()}: max error {err:.5f} > tolerance {tol:.5f}"
+        assert scan.spacing == SPACING
 
 
 @pytest.mark.parametrize("kind", ["path", "str", "bytes", "file", "dataset"])

@@ -76,6 +76,7 @@ def test_truncated_uncompressed(good: Dataset, fraction: float) -> None:
         read_scan(data[: int(len(data) * fraction)])
 
 
+@pytest.mark.filterwarnings("ignore:End of file reached before delimiter:UserWarning")
 @pytest.mark.parametrize("ts", [RLELossless, JPEGLSLossless, JPEG2000Lossless])
 def test_truncated_compressed(transmission: NDArray[np.float32], ts: str) -> None:
     """Cutting a compressed file inside its pixel data is reported as truncated."""
