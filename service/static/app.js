@@ -12,7 +12,7 @@
   const API = "/api/v1";
   const TOKEN_KEY = "scanguard.token";
   const QUEUE_LIMIT = 200;
-  const IMAGE_DEBOUNCE_MS = 140;
+  const IMAGE_DEBOUNCE_MS = 60;
   const RECONNECT_MS = 4000;
   const MIN_ZOOM = 0.05;
   const MAX_ZOOM = 16;
@@ -392,7 +392,12 @@
   }
 
   function clearViewer() {
+    cancelImage();
     state.scan = null;
+    el.scanImage.removeAttribute("src");
+    if (imageUrl) URL.revokeObjectURL(imageUrl);
+    imageUrl = null;
+    delete el.stage.dataset.loaded;
     el.detailsBody.replaceChildren("No scan selected.");
     el.detailsBody.className = "muted";
     el.findingsList.replaceChildren();
@@ -531,13 +536,21 @@
   }
 
   // ------------------------------------------------------------------ image rendering
+  // One request at a time: settings changed while a rendering is on its way are requested as
+  // soon as it lands, so dragging a slider updates the image continuously at the service's pace.
   let imageTimer = null;
-  let imageController = null;
+  let imageRequest = null; // { controller, scanId } of the rendering on its way
+  let imageAgain = false;
   let imageUrl = null;
 
   function scheduleImage(delay = IMAGE_DEBOUNCE_MS) {
     window.clearTimeout(imageTimer);
     imageTimer = window.setTimeout(loadImage, delay);
+  }
+
+  function cancelImage() {
+    window.clearTimeout(imageTimer);
+    if (imageRequest) imageRequest.controller.abort();
   }
 
   function imageParams() {
@@ -557,13 +570,23 @@
   async function loadImage() {
     const scan = state.scan;
     if (!scan || state.privacy) return;
-    if (imageController) imageController.abort();
-    const controller = new AbortController();
-    imageController = controller;
+    if (imageRequest) {
+      if (imageRequest.scanId === scan.id) {
+        imageAgain = true;
+        return;
+      }
+      imageRequest.controller.abort();
+    }
+    const params = imageParams().toString();
+    const key = `${scan.id}|${params}`;
+    if (el.stage.dataset.loaded === key && !el.scanImage.hidden) return; // already on screen
+    const request = { controller: new AbortController(), scanId: scan.id };
+    imageRequest = request;
+    imageAgain = false;
     el.imageBusy.hidden = false;
     try {
-      const res = await fetch(`${API}/scans/${encodeURIComponent(scan.id)}/image.png?${imageParams()}`, {
-        headers: { Authorization: `Bearer ${state.token}` }, signal: controller.signal,
+      const res = await fetch(`${API}/scans/${encodeURIComponent(scan.id)}/image.png?${params}`, {
+        headers: { Authorization: `Bearer ${state.token}` }, signal: request.controller.signal,
       });
       if (res.status === 401) {
         signOut("Your session has expired or the token was revoked. Sign in again.");
@@ -574,12 +597,11 @@
         try { message = (await res.json()).error.message; } catch (_) { /* not JSON */ }
         throw new Error(message);
       }
-      const blob = await res.blob();
-      const url = URL.createObjectURL(blob);
+      const url = URL.createObjectURL(await res.blob());
       const next = new Image();
       next.src = url;
-      await next.decode(); // keep showing the previous image until this one is ready
-      if (controller !== imageController || !state.scan || state.scan.id !== scan.id) {
+      await next.decode(); // the previous image stays on screen until this one is ready
+      if (imageRequest !== request || !state.scan || state.scan.id !== scan.id || state.privacy) {
         URL.revokeObjectURL(url);
         return;
       }
@@ -588,20 +610,24 @@
       next.alt = `Scan ${scan.id}`;
       next.draggable = false;
       sizeContent(next);
-      next.hidden = false;
       el.scanImage.replaceWith(next);
       el.scanImage = next;
       if (imageUrl) URL.revokeObjectURL(imageUrl);
       imageUrl = url;
-      el.stage.dataset.loaded = `${scan.id}|${imageParams()}`;
+      el.stage.dataset.loaded = key;
       el.stageMessage.textContent = "";
     } catch (err) {
-      if (err.name === "AbortError") return;
-      if (controller === imageController) el.stageMessage.textContent = `Image not available: ${err.message}`;
+      if (err.name !== "AbortError" && imageRequest === request) {
+        el.stageMessage.textContent = `Image not available: ${err.message}`;
+      }
     } finally {
-      if (controller === imageController) {
+      if (imageRequest === request) {
+        imageRequest = null;
         el.imageBusy.hidden = true;
-        imageController = null;
+        if (imageAgain) {
+          imageAgain = false;
+          scheduleImage(0);
+        }
       }
     }
   }
@@ -836,7 +862,7 @@
   function togglePrivacy() {
     state.privacy = !state.privacy;
     if (state.privacy) {
-      if (imageController) imageController.abort();
+      cancelImage();
       el.scanImage.hidden = true;
     }
     applyPrivacy();

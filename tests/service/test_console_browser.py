@@ -33,6 +33,18 @@ OVERLAY_PIXEL_JS = """([x, y]) => {
   return Array.from(canvas.getContext("2d").getImageData(px, py, 1, 1).data);
 }"""
 
+#: JavaScript: record every moment the stage shows no decoded scan image (should never happen).
+KEEP_IMAGE_PROBE_JS = """() => {
+  window.imageGaps = [];
+  new MutationObserver(() => {
+    const img = document.getElementById("scan-image");
+    const shown = img && !img.hidden && img.complete && img.naturalWidth > 0;
+    if (!shown) window.imageGaps.push(Date.now());
+  }).observe(
+    document.getElementById("stage-content"), {childList: true, subtree: true, attributes: true}
+  );
+}"""
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
@@ -126,7 +138,8 @@ def test_operator_flow_live_queue_viewer_and_review(page: Any, server: LiveServe
     assert "phone" in page.locator("#findings-list").inner_text().lower()
     assert "abdomen" in page.locator("#findings-list").inner_text()
 
-    # window/level with the keyboard on the slider: one debounced request, new image shown
+    # window/level with the keyboard on the slider; the old image stays until the new one is ready
+    page.evaluate(KEEP_IMAGE_PROBE_JS)
     page.focus("#wl-window")
     with page.expect_response(lambda r: "image.png" in r.url and "window=4.20" in r.url) as info:
         for _ in range(4):
@@ -135,6 +148,9 @@ def test_operator_flow_live_queue_viewer_and_review(page: Any, server: LiveServe
     assert info.value.headers["content-type"] == "image/png"
     page.wait_for_selector("#stage[data-loaded*='window=4.20']")
     assert page.locator("#wl-window-value").inner_text() == "4.20"
+    assert page.evaluate("window.imageGaps") == []
+    requested = [u for u in page.requests if "image.png" in u and "window=" in u]
+    assert 1 <= len(requested) <= 4  # at most one per key press, never a flood
 
     # boxes off and on from the keyboard
     page.keyboard.press("b")
