@@ -1,0 +1,55 @@
+"""Physics-based full-body transmission scan simulator and threat image projection.
+
+Quick use::
+
+    from scanner.simulate import SimConfig, simulate_scan
+
+    scan = simulate_scan(42, SimConfig(pitch_mm=(1.0, 1.0), has_phone=True))
+    scan.transmission   # float32 (rows, cols): flat-fielded I / I_air with scatter, blur,
+                        # quantum + electronic noise, channel stripes; head at row 0
+    scan.attenuation    # float32 (rows, cols): noise-free line integral -ln(T)
+    scan.spacing        # (row, col) mm
+    scan.objects        # list[SimObject]: category ("phone", "power_bank", "battery",
+                        # "sim_card", "blade", "drug_package"), kind ("smartphone",
+                        # "feature_phone", "mini_phone", ...), bbox [x, y, w, h] in pixels
+                        # (exact projected footprint, >= 1 px), concealment ("clothing" /
+                        # "internal"), location ("waistband", "pocket", "rectal", ...)
+    scan.distractors    # list[SimObject] with category "distractor" (buckles, coins, implants)
+    scan.acquisition    # Acquisition: kvp, al_mm, cu_mm, detector, detector_mm, dose_ugy,
+                        # pitch_mm, scatter, blur, noise and stripe settings
+    scan.has_phone      # bool
+
+Every ``SimConfig`` field left ``None`` is drawn at random per scan: pitch 0.6–2 mm (sometimes
+anisotropic), 100–160 kVp, 1–3 mm Al + 0–1 mm Cu, CsI/CdWO4/Gd2O2S detector, dose 0.1–4 µGy,
+phones in ``positive_fraction`` of scans (1–3, any of the three kinds), 0–3 other contraband,
+0–2.5 amount of distractors, male/female phantom of 1.5–2.0 m with three arm poses.
+Fix fields for controlled sets, e.g. ``SimConfig(pitch_mm=(1, 1), has_phone=False)`` for
+negatives, ``phone_kinds=("mini_phone",)``, ``concealment="internal"``, ``ideal=True``.
+The same seed and config always give the same scan.
+"""
+
+from scanner.simulate.enums import CATEGORY_IDS, Category, Concealment, Location, Pose, Sex
+from scanner.simulate.errors import ConfigError, PlacementError, ProjectionError, SimulationError
+from scanner.simulate.imaging import Acquisition
+from scanner.simulate.materials import DetectorMaterial, Material
+from scanner.simulate.simulator import SimConfig, SimObject, SimulatedScan, simulate_scan
+
+__all__ = [
+    "CATEGORY_IDS",
+    "Acquisition",
+    "Category",
+    "Concealment",
+    "ConfigError",
+    "DetectorMaterial",
+    "Location",
+    "Material",
+    "PlacementError",
+    "Pose",
+    "ProjectionError",
+    "Sex",
+    "SimConfig",
+    "SimObject",
+    "SimulatedScan",
+    "SimulationError",
+    "simulate_scan",
+]
