@@ -291,8 +291,19 @@ def _decode(ds: Dataset, ts: UID, conformance: Conformance) -> NDArray[Any]:
                 f"{name} holds {len(ds.PixelData)} bytes of Pixel Data where {rows} x {cols} "
                 f"pixels need {expected}: the file is truncated; copy or export it again"
             )
+    # Missing Image Pixel attributes with one sensible value for a grayscale radiograph.
+    overrides: dict[str, Any] = {}
+    for keyword, option, value in (
+        ("PhotometricInterpretation", "photometric_interpretation", "MONOCHROME2"),
+        ("BitsStored", "bits_stored", _int(ds, "BitsAllocated")),
+        ("PixelRepresentation", "pixel_representation", 0),
+        ("SamplesPerPixel", "samples_per_pixel", 1),
+    ):
+        if _get(ds, keyword) in (None, ""):
+            overrides[option] = value
+            conformance.report(f"{keyword} is missing; assumed {value}. Correct the file")
     try:
-        arr, _ = decoder.as_array(ds)
+        arr, _ = decoder.as_array(ds, **overrides)
     except Exception as exc:
         raise UnsupportedScanError(
             f"{name}: the {ts.name} pixel data could not be decoded ({type(exc).__name__}: "

@@ -90,6 +90,24 @@ def test_odd_attributes_are_problems(
         read_scan(_bytes(ds, enforce=False), validation="raise")
 
 
+@pytest.mark.parametrize(
+    "keyword", ["PhotometricInterpretation", "BitsStored", "PixelRepresentation", "SamplesPerPixel"]
+)
+@pytest.mark.parametrize("preset", ["lin-mono2-16", "log-jpegls-14"])
+def test_missing_image_pixel_attribute_is_assumed(
+    attenuation: NDArray[np.float32], transmission: NDArray[np.float32], keyword: str, preset: str
+) -> None:
+    """A missing Image Pixel attribute is assumed (and reported), and the image still reads."""
+    ds = encode_dicom(transmission, SPACING, preset)
+    delattr(ds, keyword)
+    data = _bytes(ds, enforce=False)
+    with pytest.warns(ScanWarning, match=f"{keyword} is missing; assumed"):
+        scan = read_scan(data)
+    assert float(np.abs(scan.image - attenuation).max()) < 2e-3
+    with pytest.raises(NonConformantScanError, match=f"{keyword} is missing"):
+        read_scan(data, validation="raise")
+
+
 def test_unparseable_kvp_is_a_problem(transmission: NDArray[np.float32]) -> None:
     """A KVP that is not a number (written raw) is reported and dropped, not a crash."""
     meta = ScanMetadata(kvp=140.0)
