@@ -143,8 +143,13 @@ def _init_worker(
 ) -> None:
     """Pool initializer: install the injected detector, reader and options, limit threads."""
     if threads is not None:
-        for var in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(threads)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        try:
+            from kernels import set_threads
+
+            set_threads(threads)
+        except Exception as exc:  # kernels absent or numba refusing: keep its default
+            logger.debug("kernel threads unchanged: %s", exc)
     _STATE.detector = detector
     _STATE.reader = reader or default_reader
     _STATE.threads = threads
@@ -161,6 +166,9 @@ def _detector(model_path: str | None) -> SupportsDetect:
         loaded = detector_loader(model_path, _STATE.threads)
         if _STATE.all_peaks and not report_all_peaks(loaded):
             logger.warning("this detector has no manifest thresholds: all_peaks ignored")
+        warmup = getattr(loaded, "warmup", None)
+        if callable(warmup):  # one-off session set-up stays out of the first scan's latency
+            warmup()
         _STATE.detectors[model_path] = loaded
     return _STATE.detectors[model_path]
 
