@@ -169,7 +169,8 @@ class Encoding:
         Rescale Slope / Intercept to write. ``None`` means the convention: ``1, 0`` for LIN and the
         :data:`LOG_RANGE` mapping for LOG. Both or neither must be given.
     spacing_tag : SpacingTag or str
-        Which spacing attribute(s) to write.
+        Which spacing attribute(s) to write. ``"PixelSpacing"`` on a DX class also writes
+        Imager Pixel Spacing (Type 1 in the DX Detector module), the same value.
     transfer_syntax : str
         Transfer Syntax UID: Explicit VR Little Endian, RLE Lossless, JPEG-LS Lossless or
         JPEG 2000 Lossless.
@@ -465,7 +466,9 @@ def encode_dicom(
         ds.ContentTime = when.strftime("%H%M%S.%f")
     ds.KVP = _ds(meta.kvp) if meta.kvp is not None else ""
     ds.BodyPartExamined = "WHOLEBODY"
-    ds.PatientOrientation = ["F", "R"]  # rows run feet-ward, columns toward the patient's right
+    # Frontal view of a standing person: along a row toward the patient's left, down a column
+    # toward the feet.
+    ds.PatientOrientation = ["L", "F"]
     ds.BurnedInAnnotation = "NO"
     ds.LossyImageCompression = "00"
 
@@ -504,9 +507,14 @@ def encode_dicom(
 
     spacing_value = [_ds(row_mm), _ds(col_mm)]
     tag = SpacingTag(encoding.spacing_tag)
+    is_dx = sop_class in (SopClass.DX_PRESENTATION, SopClass.DX_PROCESSING)
     if tag in (SpacingTag.PIXEL_SPACING, SpacingTag.BOTH):
         ds.PixelSpacing = spacing_value
-    if tag in (SpacingTag.IMAGER_PIXEL_SPACING, SpacingTag.BOTH):
+    # The DX Detector module requires Imager Pixel Spacing (Type 1): DX files carry it whenever
+    # they carry any spacing.
+    if tag in (SpacingTag.IMAGER_PIXEL_SPACING, SpacingTag.BOTH) or (
+        is_dx and tag is SpacingTag.PIXEL_SPACING
+    ):
         ds.ImagerPixelSpacing = spacing_value
 
     rescaled = stored.astype(np.float64) * slope + intercept

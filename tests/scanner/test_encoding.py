@@ -71,6 +71,34 @@ def test_spacing_tags_follow_encoding(transmission: NDArray[np.float32]) -> None
     assert [float(x) for x in ds.PixelSpacing] == [float(x) for x in ds.ImagerPixelSpacing]
 
 
+def test_dx_always_has_imager_pixel_spacing(transmission: NDArray[np.float32]) -> None:
+    """DX files with Pixel Spacing also carry the Type 1 Imager Pixel Spacing; CR files need not."""
+    dx = encode_dicom(transmission, SPACING, "lin-mono2-16")
+    assert [float(x) for x in dx.ImagerPixelSpacing] == [float(x) for x in dx.PixelSpacing]
+    cr = encode_dicom(transmission, SPACING, "lin-mono1-12")
+    assert "PixelSpacing" in cr and "ImagerPixelSpacing" not in cr
+
+
+@pytest.mark.parametrize(
+    ("name", "sop_class", "modality"),
+    [
+        ("lin-mono2-16", pydicom.uid.DigitalXRayImageStorageForProcessing, "DX"),
+        ("log-neg-mono1-16", pydicom.uid.DigitalXRayImageStorageForPresentation, "DX"),
+        ("cr-log-mono1-12", pydicom.uid.ComputedRadiographyImageStorage, "CR"),
+        ("sc-log-mono2-16", pydicom.uid.SecondaryCaptureImageStorage, "OT"),
+    ],
+)
+def test_sop_classes(
+    transmission: NDArray[np.float32], name: str, sop_class: str, modality: str
+) -> None:
+    """Each preset's SOP class and modality are written in the dataset and its file meta."""
+    ds = _round_trip(encode_dicom(transmission, SPACING, name))
+    assert ds.SOPClassUID == ds.file_meta.MediaStorageSOPClassUID == sop_class
+    assert ds.SOPInstanceUID == ds.file_meta.MediaStorageSOPInstanceUID
+    assert ds.Modality == modality
+    assert ("PixelIntensityRelationship" in ds) is ENCODINGS[name].intensity_tags
+
+
 def test_metadata_is_written(transmission: NDArray[np.float32]) -> None:
     """Identifiers and acquisition facts from ScanMetadata land in their DICOM attributes."""
     import datetime as dt
