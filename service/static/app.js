@@ -40,6 +40,7 @@
   const state = {
     token: null,
     scans: [], // newest first
+    total: 0, // scans matching the filter on the service
     filter: "",
     selectedId: null,
     scan: null, // full ScanPublic of the selected scan
@@ -194,20 +195,31 @@
   }
 
   // ------------------------------------------------------------------ queue
-  async function loadQueue() {
-    const params = new URLSearchParams({ limit: String(QUEUE_LIMIT) });
+  /** Load the newest page of the queue, or (older=true) the next page of older scans. */
+  async function loadQueue({ older = false } = {}) {
+    const offset = older ? state.scans.filter(matchesFilter).length : 0;
+    const params = new URLSearchParams({ limit: String(QUEUE_LIMIT), offset: String(offset) });
     if (state.filter) params.set("decision", state.filter);
     try {
       const page = await api(`/scans?${params}`);
-      state.scans = sortScans(page.data || []);
+      const data = page.data || [];
+      if (older) {
+        for (const scan of data) upsertScan(scan);
+      } else {
+        state.scans = sortScans(data);
+      }
+      state.total = Number(page.count) || 0;
       renderQueue();
     } catch (err) {
       if (err.status !== 401) announce(`Could not load the queue: ${err.message}`);
     }
   }
 
-  const sortScans = (scans) =>
-    scans.slice().sort((a, b) => String(b.received_at).localeCompare(String(a.received_at)));
+  const receivedMs = (scan) => {
+    const ms = Date.parse(scan.received_at);
+    return Number.isNaN(ms) ? 0 : ms;
+  };
+  const sortScans = (scans) => scans.slice().sort((a, b) => receivedMs(b) - receivedMs(a));
 
   const matchesFilter = (scan) => !state.filter || decisionOf(scan) === state.filter;
 
@@ -235,7 +247,8 @@
     const items = state.scans.filter(matchesFilter).map(queueItem);
     el.queueList.replaceChildren(...items);
     el.queueEmpty.hidden = items.length > 0;
-    el.queueCount.textContent = items.length ? `(${items.length})` : "";
+    el.queueCount.textContent = state.total ? `(${state.total})` : "";
+    el.queueMore.hidden = items.length >= state.total;
     if (state.selectedId) el.queueList.setAttribute("aria-activedescendant", `scan-${state.selectedId}`);
     else el.queueList.removeAttribute("aria-activedescendant");
   }
@@ -249,7 +262,7 @@
     const index = state.scans.findIndex((s) => s.id === scan.id);
     if (index >= 0) state.scans[index] = scan;
     else state.scans.unshift(scan);
-    state.scans = sortScans(state.scans).slice(0, QUEUE_LIMIT * 2);
+    state.scans = sortScans(state.scans);
     return index < 0;
   }
 
@@ -328,7 +341,19 @@
   function onScanEvent(scan) {
     if (!scan || scan.id === undefined) return;
     const isNew = upsertScan(scan);
+    const shown = state.scan;
+    if (shown && shown.id === scan.id && (shown.status !== scan.status || !shown.result)) {
+      // the scan on screen got its result: show it (a review in progress is not touched otherwise)
+      state.scan = scan;
+      renderDetails();
+      renderFindings();
+      renderReview();
+      prepareStage();
+      scheduleImage(0);
+      requestDraw();
+    }
     if (!matchesFilter(scan)) return;
+    if (isNew) state.total += 1;
     renderQueue();
     if (isNew) {
       const item = document.getElementById(`scan-${scan.id}`);
@@ -944,7 +969,7 @@
     const ids = {
       loginView: "login-view", loginForm: "login-form", loginToken: "login-token", loginError: "login-error",
       consoleView: "console-view", conn: "conn-status", privacy: "privacy-toggle", helpButton: "help-button",
-      logout: "logout-button", queueList: "queue-list", queueEmpty: "queue-empty", queueCount: "queue-count",
+      logout: "logout-button", queueList: "queue-list", queueMore: "queue-more", queueEmpty: "queue-empty", queueCount: "queue-count",
       announcer: "queue-announcer", stage: "stage", stageContent: "stage-content", scanImage: "scan-image",
       bodyOutline: "body-outline", overlay: "overlay", stageMessage: "stage-message", imageBusy: "image-busy",
       zoomIn: "zoom-in", zoomOut: "zoom-out", zoomFit: "zoom-fit", zoomLevel: "zoom-level",
@@ -964,6 +989,7 @@
     el.helpClose.addEventListener("click", closeHelp);
     el.help.addEventListener("click", (event) => { if (event.target === el.help) closeHelp(); });
     for (const button of el.filters) button.addEventListener("click", () => setFilter(button.dataset.decision));
+    el.queueMore.addEventListener("click", () => loadQueue({ older: true }));
     el.zoomIn.addEventListener("click", () => zoomCentre(1.25));
     el.zoomOut.addEventListener("click", () => zoomCentre(0.8));
     el.zoomFit.addEventListener("click", fitView);
