@@ -51,14 +51,18 @@ def error_body(code: ErrorCode | str, message: str, **extra: str) -> dict[str, o
 
 
 def _load_detector(settings: Settings) -> SupportsDetect:
-    """The configured detector, or the shipped model."""
-    import detect
+    """The configured detector, or the shipped model (warmed up)."""
+    from detect import load_detector
+    from detect.errors import DetectorError
 
-    if settings.model_path is not None:
-        return detect.Detector(  # type: ignore[attr-defined, no-any-return]
-            model_path=settings.model_path, manifest_path=settings.manifest_path
-        )
-    return detect.load_detector()  # type: ignore[attr-defined, no-any-return]
+    try:
+        return load_detector(settings.model_path, settings.manifest_path, warmup=True)
+    except DetectorError as exc:
+        raise ServiceError(
+            f"cannot load the detector: {exc}. Point SCANGUARD_MODEL_PATH / "
+            "SCANGUARD_MANIFEST_PATH at a model and its manifest, or ship models/ with "
+            "'make train'"
+        ) from exc
 
 
 def _warm_kernels() -> None:
@@ -75,11 +79,13 @@ def import_samples(pipeline: Pipeline) -> int:
     """Submit every sample scan (source ``import``); returns how many were stored."""
     try:
         from scanner.samples import list_samples, sample_path
-    except ImportError:
-        logger.warning("scanner.samples is not available: no samples imported")
+
+        names = list_samples()
+    except Exception as exc:  # missing samples must not stop the service
+        logger.warning("no sample scans imported: %s", exc)
         return 0
     stored = 0
-    for name in list_samples():
+    for name in names:
         try:
             data = Path(sample_path(name)).read_bytes()
             pipeline.submit(
