@@ -127,11 +127,14 @@ def make_client(tmp_path: Path) -> Iterator[AppFactory]:
     """Factory of started test clients (settings overrides as keyword arguments)."""
     clients: list[TestClient] = []
 
-    def _make(detector: Any = None, **overrides: Any) -> TestClient:
+    def _make(detector: Any = None, *, load_real: bool = False, **overrides: Any) -> TestClient:
+        """``load_real``: let the lifespan load the configured model instead of a double."""
         values: dict[str, Any] = {"data_dir": tmp_path / "data", "dicom_port": 0}
         values.update(overrides)
         settings = Settings(**values)
-        app = create_app(settings, detector=detector if detector is not None else FakeDetector())
+        if detector is None and not load_real:
+            detector = FakeDetector()
+        app = create_app(settings, detector=detector)
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)
