@@ -13,7 +13,9 @@ The normalisation rules are the ones :mod:`scanner.encoding` documents (and writ
   ``1e-6`` (attenuation at most 13.8).
 * ``LOG``: the rescaled value is the natural-log line integral, negated when Sign is ``+1``
   (higher = more intensity). The air offset (the attenuation of the air region, ~0 for a
-  flat-fielded image) is then subtracted so air is 0 in every encoding. If the values span more
+  flat-fielded image) is then subtracted so air is 0 in every encoding, when it is at most
+  :data:`AIR_OFFSET_LIMIT`; a larger one (no air margin, offset values) is kept and reported,
+  see :func:`subtract_air_offset`. If the values span more
   than :data:`_MAX_LOG_RANGE` natural-log units, the file cannot follow the convention (the
   vendor's log scale is unknown): the full stored range is assumed to span
   :data:`scanner.encoding.LOG_RANGE` and a conformance problem is reported.
@@ -61,6 +63,8 @@ logger.addHandler(logging.NullHandler())
 ASSUMED_SPACING: tuple[float, float] = (1.0, 1.0)
 #: Smallest and largest accepted rows / columns.
 MIN_SIDE, MAX_SIDE = 32, 16384
+#: Largest air offset (natural-log units) a calibrated LOG image is corrected for.
+AIR_OFFSET_LIMIT = 0.25
 #: Largest plausible span of natural-log attenuation in one image (exp(-30) ~ 1e-13).
 _MAX_LOG_RANGE = 30.0
 
@@ -424,12 +428,40 @@ def _log_to_attenuation(
             "Slope/Intercept so the rescaled value is -ln(I / I_air)"
         )
         steps.append(f"unknown log scale: multiplied by the assumed {scale:.6g}")
+        return subtract_air_offset(att, conformance, steps, always=True)
+    return subtract_air_offset(att, conformance, steps, always=False)
+
+
+def subtract_air_offset(
+    att: NDArray[np.float64],
+    conformance: Conformance,
+    steps: list[str],
+    *,
+    always: bool,
+) -> NDArray[np.float32]:
+    """Shift log attenuation so the air region beside the body is 0.
+
+    The air offset is the attenuation of the region :func:`kernels.estimate_air_level` finds
+    (run on ``exp(-att)``). A calibrated image has an offset near 0 (noise, flat-field residue):
+    it is subtracted when within :data:`AIR_OFFSET_LIMIT`, so every encoding maps air to the same
+    0. A larger offset means the image has no air margin (cropped to the body) or offset values:
+    it is then left alone and reported, unless ``always`` (log scale unknown: the offset is the
+    only reference there is).
+    """
     try:
         air_t = kernels.estimate_air_level(np.exp(-np.clip(att, -50.0, 50.0)))
     except kernels.KernelInputError:
         steps.append("no air region found: no air offset subtracted")
         return att.astype(np.float32)
     offset = -float(np.log(air_t))
+    if not always and abs(offset) > AIR_OFFSET_LIMIT:
+        conformance.report(
+            f"the brightest region beside the body has attenuation {offset:.3g}, not ~0: the "
+            "image has no air margin or its log values are offset; values kept as stored. "
+            "Send uncropped scans calibrated so air is 0"
+        )
+        steps.append(f"air offset {offset:.4g} too large to be air: not subtracted")
+        return att.astype(np.float32)
     steps.append(f"subtracted the air offset {offset:.4g} (attenuation of the air region)")
     return (att - offset).astype(np.float32)
 

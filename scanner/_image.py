@@ -9,8 +9,9 @@ and ``polarity`` (:class:`scanner.scan.Polarity`):
   not given, the full integer range is assumed to span ``scanner.encoding.LOG_RANGE``.
 * ``INVERTED_ATTENUATION``: as ``ATTENUATION`` but larger = less attenuation (a display image).
 
-For both log polarities the air offset (attenuation of the region beside the body) is subtracted
-so air is 0, as for DICOM LOG images.
+For both log polarities the air offset (attenuation of the region beside the body) is then
+subtracted so air is 0, under the rule of :func:`scanner._dicom.subtract_air_offset` (always for
+inverted images and assumed scales, whose zero is arbitrary).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import skimage.io
 from numpy.typing import NDArray
 
 import kernels
-from scanner._dicom import MAX_SIDE, MIN_SIDE
+from scanner._dicom import MAX_SIDE, MIN_SIDE, subtract_air_offset
 from scanner.conformance import Conformance
 from scanner.encoding import LOG_RANGE
 from scanner.errors import ImageParametersError, NotDicomError, UnsupportedScanError
@@ -135,6 +136,7 @@ def scan_from_image(
     values = arr.astype(np.float64)
     steps = [f"decoded {arr.shape[0]} x {arr.shape[1]} {arr.dtype} pixels ({fmt})"]
     air: float | None = None
+    assumed_scale = False
     if pol is Polarity.COUNTS:
         try:
             air = kernels.estimate_air_level(values)
@@ -166,14 +168,10 @@ def scan_from_image(
                 f"{LOG_RANGE[1] - LOG_RANGE[0]:g} natural-log units; pass log_scale"
             )
             steps.append(f"unknown log scale: multiplied by the assumed {scale:.6g}")
-        image = values.astype(np.float32)
-        try:
-            air_t = kernels.estimate_air_level(np.exp(-np.clip(values, -50.0, 50.0)))
-            offset = -float(np.log(air_t))
-            image = (values - offset).astype(np.float32)
-            steps.append(f"subtracted the air offset {offset:.4g} (attenuation of the air region)")
-        except kernels.KernelInputError:
-            steps.append("no air region found: no air offset subtracted")
+            assumed_scale = True
+        # An inverted image's zero is arbitrary (the dtype's top), so its air offset always goes.
+        always = assumed_scale or pol is Polarity.INVERTED_ATTENUATION
+        image = subtract_air_offset(values, conformance, steps, always=always)
     steps.append(f"spacing {spacing[0]:g} x {spacing[1]:g} mm from the caller")
     normalisation = Normalisation(
         source_format=fmt,

@@ -185,3 +185,22 @@ def test_eight_bit_png_warns(attenuation: NDArray[np.float32]) -> None:
     counts = np.rint(250 * np.exp(-attenuation.astype(np.float64))).clip(1).astype(np.uint8)
     with pytest.warns(ScanWarning, match="8-bit PNG image: too few grey levels"):
         read_scan(_image(counts, ".png"), pixel_spacing=SPACING, polarity="counts")
+
+
+def test_log_image_without_air_margin_is_kept(attenuation: NDArray[np.float32]) -> None:
+    """A LOG image cropped to the body keeps its values (no false air offset) and says why."""
+    crop = attenuation[50:90, 32:64]  # torso only: no air anywhere
+    assert float(crop.min()) > 0.5
+    transmission = np.exp(-crop.astype(np.float64))
+    data = _bytes(encode_dicom(transmission, SPACING, "log-neg-mono2-14"))
+    with pytest.warns(ScanWarning, match="no air margin"):
+        scan = read_scan(data)
+    np.testing.assert_allclose(scan.image, crop, atol=1e-3)
+
+
+def test_small_log_offset_is_removed(attenuation: NDArray[np.float32]) -> None:
+    """A LOG image whose air sits at 0.1 (calibration residue) is shifted so air is 0."""
+    transmission = np.exp(-(attenuation.astype(np.float64) + 0.1))
+    data = _bytes(encode_dicom(transmission, SPACING, "log-neg-mono2-14"))
+    scan = read_scan(data, validation="raise")
+    np.testing.assert_allclose(scan.image, attenuation, atol=1e-3)
