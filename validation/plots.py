@@ -51,7 +51,10 @@ def roc_png(pfa: Sequence[float], pd: Sequence[float], auc: float | None) -> byt
 
 
 def froc_png(fa: Sequence[float], sens: Sequence[float], cpm: float | None) -> bytes:
-    """FROC curve: phone box sensitivity against false-positive boxes per scan (log x)."""
+    """FROC curve: phone box sensitivity against false-positive boxes per scan (log x).
+
+    ``cpm`` None means the set has no phone box; empty points with a CPM mean no phone finding.
+    """
     fig, ax = plt.subplots(figsize=_SIZE)
     if len(fa):
         floor = 1.0 / 16.0  # points with fewer FP per scan are drawn at the left edge
@@ -70,7 +73,7 @@ def froc_png(fa: Sequence[float], sens: Sequence[float], cpm: float | None) -> b
         for rate in (0.125, 0.25, 0.5, 1, 2, 4, 8):
             ax.axvline(rate, color="0.85", lw=0.8, zorder=0)
     else:
-        _empty(ax, "no phone boxes to score")
+        _empty(ax, "no phone box in the set" if cpm is None else "no phone finding (CPM 0)")
     ax.set(
         ylim=(0, 1.02),
         xlabel="false-positive boxes per scan",

@@ -94,7 +94,9 @@ body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
 h1{margin-bottom:.2em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.6em 0} td,th{border:1px solid #ccc;padding:.25em .6em;
 text-align:right} th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
-.plots img{margin:.3em;border:1px solid #ddd} .muted{color:#666} dt{font-weight:600;margin-top:.4em}
+.plots img{margin:.3em;border:1px solid #ddd}
+.bd{display:flex;gap:1.5em;align-items:flex-start;flex-wrap:wrap}
+.muted{color:#666} dt{font-weight:600;margin-top:.4em}
 """
 
 
@@ -221,6 +223,7 @@ def render_html(report: Mapping[str, Any]) -> str:
     for name, table in report["breakdown"].items():
         box = all(row.get("level") == "box" for row in table.values())
         parts.append(f"<h3>{html.escape(name)}{' (boxes)' if box else ' (scans)'}</h3>")
+        parts.append("<div class='bd'>")
         if box:
             rows = [[level, r["n"], r["pd"]] for level, r in table.items()]
             parts.append(_table(["value", "boxes", "recall @ IoU 0.5"], rows))
@@ -231,6 +234,7 @@ def render_html(report: Mapping[str, Any]) -> str:
             ]
             parts.append(_table(["value", "scans", "positive", "negative", "Pd", "Pfa"], rows))
         parts.append(f"<div class='plots'>{_img(plots.breakdown_png(name, table), name)}</div>")
+        parts.append("</div>")
     parts.append("<h2>Failed scans</h2>")
     if report["failed"]:
         parts.append(
