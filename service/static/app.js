@@ -493,6 +493,7 @@
           "Reject"),
         h("button", {
           type: "button", class: "goto", title: "Zoom to this finding",
+          "aria-label": `Show finding ${index + 1} on the image`,
           onclick: () => zoomToFinding(index),
         }, "Show")));
     }));
@@ -850,6 +851,8 @@
     el.wlLevel.value = String(auto ? SLIDER_REST.level : r.level);
     el.wlWindowValue.textContent = auto ? "auto" : r.window.toFixed(2);
     el.wlLevelValue.textContent = auto ? "auto" : r.level.toFixed(2);
+    el.wlWindow.setAttribute("aria-valuetext", auto ? "automatic" : r.window.toFixed(2));
+    el.wlLevel.setAttribute("aria-valuetext", auto ? "automatic" : r.level.toFixed(2));
     el.invert.setAttribute("aria-pressed", String(r.invert));
     el.colour.setAttribute("aria-pressed", String(r.colour));
     el.enhance.setAttribute("aria-pressed", String(r.enhance));

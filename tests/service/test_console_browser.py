@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,12 @@ OVERLAY_PIXEL_JS = """([x, y]) => {
   return Array.from(canvas.getContext("2d").getImageData(px, py, 1, 1).data);
 }"""
 
+#: JavaScript: the stage's current [translate x, translate y, scale].
+TRANSFORM_JS = """() => {
+  const m = /translate\\(([-\\d.e]+)px, ([-\\d.e]+)px\\) scale\\(([-\\d.e]+)\\)/
+    .exec(document.getElementById("stage-content").style.transform);
+  return [Number(m[1]), Number(m[2]), Number(m[3])];
+}"""
 #: JavaScript: record every moment the stage shows no decoded scan image (should never happen).
 KEEP_IMAGE_PROBE_JS = """() => {
   window.imageGaps = [];
@@ -204,6 +211,29 @@ def test_keyboard_navigation_filters_and_sign_out(page: Any, server: LiveServer)
     page.wait_for_selector(f"#scan-{alarm['id']}[aria-selected=true]")
     page.wait_for_selector(f"#stage[data-loaded^='{alarm['id']}|']")
 
+    # wheel zoom about the cursor, drag to pan, 0 to fit again, hover a box to highlight its finding
+    fitted = page.locator("#zoom-level").inner_text()
+    stage = page.locator("#stage").bounding_box()
+    centre = (stage["x"] + stage["width"] / 2, stage["y"] + stage["height"] / 2)
+    page.mouse.move(*centre)
+    page.mouse.wheel(0, -400)
+    page.wait_for_function(f"document.getElementById('zoom-level').textContent !== '{fitted}'")
+    before = page.evaluate(TRANSFORM_JS)
+    page.mouse.down()
+    page.mouse.move(centre[0] + 120, centre[1] + 60, steps=5)
+    page.mouse.up()
+    page.wait_for_function(f"({TRANSFORM_JS})()[0] !== {before[0]}")
+    after = page.evaluate(TRANSFORM_JS)
+    assert after[0] - before[0] == pytest.approx(120, abs=1)
+    assert after[1] - before[1] == pytest.approx(60, abs=1)
+    assert after[2] == before[2]  # panning does not zoom
+    page.keyboard.press("0")
+    page.wait_for_function(f"document.getElementById('zoom-level').textContent === '{fitted}'")
+    x, y, w, h = alarm["result"]["findings"][0]["bbox_px"]
+    tx, ty, scale = page.evaluate(TRANSFORM_JS)
+    page.mouse.move(stage["x"] + tx + (x + w / 2) * scale, stage["y"] + ty + (y + h / 2) * scale)
+    page.wait_for_selector("#findings-list .finding.hover[data-index='0']")
+
     with page.expect_response(lambda r: "image.png" in r.url and "invert=true" in r.url):
         page.keyboard.press("i")
     assert page.locator("#tool-invert").get_attribute("aria-pressed") == "true"
@@ -275,3 +305,33 @@ def test_static_console_has_no_external_resources() -> None:
         stripped = text.replace("http://www.w3.org/2000/svg", "")
         for marker in ("http://", "https://", "//cdn"):
             assert marker not in stripped, f"{name} references {marker}"
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+@pytest.mark.parametrize(
+    ("foreground", "background"),
+    [
+        ("text", "bg"),
+        ("text", "panel"),
+        ("text", "panel-2"),
+        ("muted", "panel"),
+        ("muted", "panel-2"),
+        ("alarm-fg", "alarm-bg"),
+        ("inconclusive-fg", "inconclusive-bg"),
+        ("clear-fg", "clear-bg"),
+        ("reviewed-fg", "reviewed-bg"),
+    ],
+)
+def test_colours_meet_wcag_aa_contrast(foreground: str, background: str) -> None:
+    """Text and badge colours of the console have at least 4.5:1 contrast (WCAG AA)."""
+    css = (Path(__file__).resolve().parents[2] / "service" / "static" / "app.css").read_text()
+    colours = dict(re.findall(r"--([a-z0-9-]+):\s*(#[0-9a-fA-F]{6})\s*;", css))
+    lighter, darker = sorted(
+        (_luminance(colours[foreground]), _luminance(colours[background])), reverse=True
+    )
+    assert (lighter + 0.05) / (darker + 0.05) >= 4.5
