@@ -159,7 +159,12 @@ def _init_worker(
 def _detector(model_path: str | None) -> SupportsDetect:
     if _STATE.detector is not None:
         if not hasattr(_STATE.detector, "detect") and callable(_STATE.detector):
-            _STATE.detector = _STATE.detector()  # a factory: build once per process
+            try:
+                _STATE.detector = _STATE.detector()  # a factory: build once per process
+            except DetectorLoadError:
+                raise
+            except Exception as exc:
+                raise DetectorLoadError(f"the detector factory failed: {exc}") from exc
         detector: SupportsDetect = _STATE.detector
         return detector
     if model_path not in _STATE.detectors:
@@ -310,18 +315,24 @@ def run_files(
             workers = min(jobs, len(items))
             chunk = max(1, min(8, len(items) // (workers * 4)))
             context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(
+            pool = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=context,
                 initializer=_init_worker,
                 initargs=(detector, reader, 1, all_peaks),
-            ) as pool:
+            )
+            try:
                 stream: Iterator[ScanRecord] = pool.map(
                     score_file, items, [model_path] * len(items), chunksize=chunk
                 )
                 for record in stream:
                     records.append(record)
                     bar.update(1)
+            except BaseException:
+                # A fatal error (detector cannot load, interrupt): drop the queued scans.
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
     finally:
         bar.close()
     return records

@@ -11,7 +11,14 @@ from pydantic import BaseModel, ConfigDict
 from models.manifest import Thresholds
 from scanner.scan import Scan
 from tests.validation import fakes
-from validation import BenchConfigError, ScanStatus, run_files, runner, score_file
+from validation import (
+    BenchConfigError,
+    DetectorLoadError,
+    ScanStatus,
+    run_files,
+    runner,
+    score_file,
+)
 
 
 def _warning_reader(path: str) -> Scan:
@@ -113,3 +120,15 @@ def test_report_all_peaks_lowers_only_the_report_threshold() -> None:
     assert after.report_min_confidence == 0.0 and before.report_min_confidence > 0.0
     assert (after.alarm, after.clear_below) == (before.alarm, before.clear_below)
     assert not runner.report_all_peaks(fakes.TableDetector({}))
+
+
+def _broken_factory() -> fakes.TableDetector:
+    raise DetectorLoadError("cannot load the detector from broken.onnx")
+
+
+def test_detector_load_failure_is_fatal_in_pool(tiny_set: tuple[Path, dict[str, str]]) -> None:
+    """A detector that cannot load stops the whole run (in a worker pool too)."""
+    root, _ = tiny_set
+    files = [root / f"s{i}.dcm" for i in range(1, 7)]
+    with pytest.raises(DetectorLoadError, match=r"broken\.onnx"):
+        run_files(files, jobs=2, detector=_broken_factory, progress=False)
