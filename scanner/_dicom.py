@@ -308,7 +308,9 @@ def _decode(ds: Dataset, ts: UID, conformance: Conformance) -> NDArray[Any]:
             conformance.report(f"{keyword} is missing; assumed {value}. Correct the file")
     try:
         arr, _ = decoder.as_array(ds, **overrides)
-    except Exception as exc:
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # Rust plug-ins raise pyo3 PanicException (a BaseException)
         raise UnsupportedScanError(
             f"{name}: the {ts.name} pixel data could not be decoded ({type(exc).__name__}: "
             f"{exc}); the file is damaged or its image attributes do not match the data"

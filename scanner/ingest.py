@@ -30,7 +30,7 @@ from pydicom.dataset import Dataset
 
 from scanner import _dicom, _image
 from scanner.conformance import Conformance, Validation
-from scanner.errors import NotDicomError, ScanFileNotFoundError
+from scanner.errors import NotDicomError, ScanError, ScanFileNotFoundError, UnsupportedScanError
 from scanner.scan import Polarity, Scan
 
 __all__ = ["ScanSource", "read_scan"]
@@ -86,7 +86,7 @@ def _read(
     log_scale: float | None,
 ) -> Scan:
     if isinstance(loaded, Dataset):
-        return _dicom.scan_from_dataset(loaded, conformance, pixel_spacing=spacing)
+        return _from_dataset(loaded, conformance, spacing)
     if not loaded:
         raise NotDicomError(f"{name} is empty (0 bytes); the transfer failed: send it again")
     fmt = _image.image_format(loaded)
@@ -100,7 +100,22 @@ def _read(
             log_scale=log_scale,
         )
     ds = _dicom.parse(loaded, conformance)
-    return _dicom.scan_from_dataset(ds, conformance, pixel_spacing=spacing)
+    return _from_dataset(ds, conformance, spacing)
+
+
+def _from_dataset(
+    ds: Dataset, conformance: Conformance, spacing: tuple[float, float] | None
+) -> Scan:
+    """Normalise a dataset; damage pydicom only finds on access becomes a typed error."""
+    try:
+        return _dicom.scan_from_dataset(ds, conformance, pixel_spacing=spacing)
+    except ScanError:
+        raise
+    except Exception as exc:  # e.g. an element with a corrupt VR, parsed lazily
+        raise UnsupportedScanError(
+            f"{conformance.source} is damaged: reading it failed with {type(exc).__name__}: "
+            f"{exc}. Copy or export the file again"
+        ) from exc
 
 
 def read_scan(

@@ -250,3 +250,28 @@ def test_lin_image_without_air(good: Dataset) -> None:
     good.PixelData = np.zeros(good.Rows * good.Columns, np.uint16).tobytes()
     with pytest.raises(UnsupportedScanError, match=r"LIN image without any bright \(air\) region"):
         read_scan(good)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("preset", ["lin-mono2-16", "lin-rle-16", "log-jpegls-14", "lin-j2k-16"])
+def test_corrupted_files_never_leak_library_errors(
+    transmission: NDArray[np.float32], preset: str
+) -> None:
+    """Randomly damaged files (seeded) either read or raise a ScanError, nothing else."""
+    base = _bytes(encode_dicom(transmission, SPACING, preset))
+    rng = np.random.default_rng(2024)
+    outcomes: set[str] = set()
+    for _ in range(40):
+        data = bytearray(base)
+        if rng.random() < 0.3:
+            data = data[: int(rng.integers(0, len(data)))]
+        else:
+            span = 1200 if rng.random() < 0.5 else len(data)  # header, or anywhere
+            for _ in range(int(rng.integers(1, 8))):
+                data[int(rng.integers(0, min(span, len(data))))] = int(rng.integers(256))
+        try:
+            read_scan(bytes(data))
+            outcomes.add("read")
+        except ScanError as exc:
+            outcomes.add(type(exc).__name__)
+    assert len(outcomes) >= 2  # the damage is real: some files fail
