@@ -24,7 +24,7 @@ system-deps:
 		fi; \
 	fi
 
-# The station service on 127.0.0.1:$${SCANGUARD_PORT:-8000} with the shipped model, the SQLite
+# The station service on 127.0.0.1:8000 (SCANGUARD_PORT) with the shipped model, the SQLite
 # store under ./data and the DICOM receiver; prints the console URL and a new operator token.
 run: $(STAMP)
 	$(BIN)/scanguard serve --load-samples --operator-token
