@@ -72,8 +72,13 @@ DEFINITIONS: dict[str, str] = {
         "values (floats, lists) are left out"
     ),
     "ci95": (
-        "percentile bootstrap 95 % interval; positives and negatives resampled separately with "
-        "replacement (prevalence kept), fixed seed"
+        "AP50, ROC AUC and Pd at FA: percentile bootstrap 95 % interval, positives and negatives "
+        "resampled separately with replacement (prevalence kept), fixed seed; decision pd and "
+        "pfa: Clopper-Pearson exact binomial 95 % interval"
+    ),
+    "false_alarms_allowed": (
+        "floor(x * negative scans): how many negative scans may alarm at rate x; 0 means the "
+        "set is too small to resolve that rate (Pd is then measured at zero false alarms)"
     ),
     "latency_ms": "wall time per scan to read the file and run the detector, in one worker",
 }
@@ -425,6 +430,9 @@ def build_report(
             _fa_key(fa): metrics.threshold_at_fa(scores[~labels], fa) if (~labels).any() else None
             for fa in metrics.FA_RATES
         },
+        "false_alarms_allowed": {
+            _fa_key(fa): math.floor(fa * int((~labels).sum()) + 1e-9) for fa in metrics.FA_RATES
+        },
         "decision": metrics.decision_rates(decisions, labels),
         "roc_curve": {"pfa": fpr, "pd": tpr},
     }
@@ -448,6 +456,12 @@ def build_report(
     scan_bd = _scan_breakdown(images, labels, decisions)
     report["breakdown"] = {**scan_bd, **_box_breakdown(dataset, scored_ids, matched, set(scan_bd))}
     report["ci95"] = _bootstrap(images, scores, labels, ap50_of, n_boot=n_boot, seed=seed)
+    alarms = np.asarray([d == "ALARM" for d in decisions], dtype=bool)
+    report["ci95"]["decision"] = {
+        "method": "Clopper-Pearson exact binomial",
+        "pd": metrics.exact_interval(int((alarms & labels).sum()), int(labels.sum())),
+        "pfa": metrics.exact_interval(int((alarms & ~labels).sum()), int((~labels).sum())),
+    }
     report["_predictions"] = predictions
     return report
 

@@ -176,6 +176,18 @@ def calibration(scores: ArrayLike, labels: ArrayLike, n_bins: int = DEFAULT_N_BI
     return Calibration(ece, n_bins, edges, count, mean_s, frac_y)
 
 
+def exact_interval(k: int, n: int, level: float = 0.95) -> dict[str, float | int | None]:
+    """Clopper-Pearson interval of a proportion ``k / n`` (bounds None when ``n`` is 0)."""
+    from scipy.stats import beta
+
+    if n <= 0:
+        return {"low": None, "high": None, "k": k, "n": n}
+    alpha = 1.0 - level
+    low = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
+    high = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return {"low": low, "high": high, "k": k, "n": n}
+
+
 def percentiles(values: ArrayLike, qs: Sequence[float] = (50.0, 95.0)) -> list[float | None]:
     """Percentiles (linear interpolation) of ``values`` (shape (n,)); None for an empty array."""
     v = np.asarray(values, dtype=np.float64).reshape(-1)

@@ -140,7 +140,12 @@ def render_html(report: Mapping[str, Any]) -> str:
             ["figure", "value", "95 % CI"],
             [["ROC AUC", scan["roc_auc"], _ci(ci.get("roc_auc"))]]
             + [
-                [f"Pd at {fa} false alarms per scan", v, _ci(ci.get("pd_at_fa", {}).get(fa))]
+                [
+                    f"Pd at {fa} false alarms per scan "
+                    f"({scan.get('false_alarms_allowed', {}).get(fa, '?')} allowed)",
+                    v,
+                    _ci(ci.get("pd_at_fa", {}).get(fa)),
+                ]
                 for fa, v in scan["pd_at_fa"].items()
             ]
             + [["ECE", report["calibration"]["ece"], "–"]],
@@ -152,7 +157,9 @@ def render_html(report: Mapping[str, Any]) -> str:
                 "CLEAR",
                 "INCONCLUSIVE",
                 "Pd",
+                "Pd 95 % CI",
                 "Pfa",
+                "Pfa 95 % CI",
                 "inconclusive rate",
                 "inconcl. (pos)",
                 "inconcl. (neg)",
@@ -163,7 +170,9 @@ def render_html(report: Mapping[str, Any]) -> str:
                     dec["clear"],
                     dec["inconclusive"],
                     dec["pd"],
+                    _ci(ci.get("decision", {}).get("pd")),
                     dec["pfa"],
+                    _ci(ci.get("decision", {}).get("pfa")),
                     dec["inconclusive_rate"],
                     dec.get("inconclusive_rate_positive"),
                     dec.get("inconclusive_rate_negative"),

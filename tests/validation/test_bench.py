@@ -130,6 +130,9 @@ def test_ci_and_latency(planned_run: tuple[dict[str, Any], Path]) -> None:
         assert entry["n_valid"] > 0
         assert 0.0 <= entry["low"] <= entry["high"] <= 1.0
     assert ci["n_boot"] == 200
+    assert ci["decision"]["pd"]["k"] == 2 and ci["decision"]["pd"]["n"] == 3
+    assert ci["decision"]["pfa"]["low"] < 1 / 3 < ci["decision"]["pfa"]["high"]
+    assert r["scan"]["false_alarms_allowed"] == {"0.01": 0, "0.02": 0, "0.05": 0, "0.1": 0}
     lat = r["latency_ms"]
     assert 0 < lat["p50"] <= lat["p95"]
     assert lat["per_stage"]["infer"]["p50"] == pytest.approx(2.0)

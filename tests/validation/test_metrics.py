@@ -130,3 +130,15 @@ def test_percentiles() -> None:
     """p50 and p95 of 1..100 by linear interpolation; None when empty."""
     assert metrics.percentiles(np.arange(1, 101)) == pytest.approx([50.5, 95.05])
     assert metrics.percentiles([]) == [None, None]
+
+
+def test_exact_interval() -> None:
+    """Clopper-Pearson: 0/10 -> [0, 1 - 0.025**(1/10)]; 10/10 -> [0.025**(1/10), 1]; n=0 -> None."""
+    zero = metrics.exact_interval(0, 10)
+    assert zero["low"] == 0.0 and zero["high"] == pytest.approx(1 - 0.025 ** (1 / 10))
+    full = metrics.exact_interval(10, 10)
+    assert full["low"] == pytest.approx(0.025 ** (1 / 10)) and full["high"] == 1.0
+    half = metrics.exact_interval(5, 10)
+    assert half["low"] == pytest.approx(0.187086, abs=1e-6)
+    assert half["high"] == pytest.approx(0.812914, abs=1e-6)
+    assert metrics.exact_interval(0, 0)["low"] is None
