@@ -175,6 +175,7 @@
     sessionStorage.removeItem(TOKEN_KEY);
     state.token = null;
     state.scans = [];
+    state.total = 0;
     state.selectedId = null;
     state.scan = null;
     el.queueList.replaceChildren();
@@ -313,7 +314,8 @@
             await api("/scans?limit=1"); // signs out when the token is no longer valid
             connectEvents();
           } catch (err) {
-            if (state.token) connectEvents();
+            if (err.status === 403) signOut("This token's role can no longer use the console. Sign in with an operator token.");
+            else if (state.token) connectEvents();
           }
         }, RECONNECT_MS);
       } else {
