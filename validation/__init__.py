@@ -9,7 +9,7 @@ from validation.errors import (
     DatasetError,
     DetectorLoadError,
 )
-from validation.runner import ScanRecord, ScanStatus, run_files, score_file
+from validation.runner import ScanRecord, ScanStatus, make_reader, run_files, score_file
 
 __all__ = [
     "AnnotationError",
@@ -25,6 +25,7 @@ __all__ = [
     "ScanStatus",
     "build_report",
     "load_dataset",
+    "make_reader",
     "run_bench",
     "run_files",
     "score_file",

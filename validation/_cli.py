@@ -7,6 +7,7 @@ import os
 import sys
 from typing import Any
 
+from scanner.scan import Polarity
 from validation.errors import BenchError
 
 
@@ -64,6 +65,18 @@ def register(subparsers: Any) -> None:
         default=1000,
         help="bootstrap resamples for the 95%% intervals (default 1000, 0 = none)",
     )
+    p.add_argument(
+        "--pixel-spacing",
+        type=float,
+        nargs=2,
+        metavar=("ROW_MM", "COL_MM"),
+        help="pixel spacing of PNG/TIFF scans (DICOM files carry their own)",
+    )
+    p.add_argument(
+        "--polarity",
+        choices=[m.value for m in Polarity],
+        help="what PNG/TIFF pixel values mean (DICOM files say it themselves)",
+    )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument(
         "--all-peaks",
@@ -77,6 +90,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Execute ``scanguard bench``; 0 on success, 2 on bad input, 1 when no scan could be scored."""
     from validation.bench import run_bench
+    from validation.runner import make_reader
 
     try:
         result = run_bench(
@@ -89,6 +103,9 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=not args.no_progress,
             all_peaks=args.all_peaks,
+            reader=make_reader(args.pixel_spacing, args.polarity)
+            if args.pixel_spacing is not None or args.polarity is not None
+            else None,
         )
     except BenchError as exc:
         print(f"scanguard bench: error: {exc}", file=sys.stderr)

@@ -9,6 +9,7 @@ workers share the machine) and keeps it for every file it scores.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import multiprocessing
 import os
@@ -83,6 +84,39 @@ def default_reader(path: str) -> Scan:
     from scanner import read_scan
 
     return read_scan(path, validation="warn")
+
+
+def _read_with(
+    path: str,
+    pixel_spacing: tuple[float, float] | None,
+    polarity: str | None,
+    log_scale: float | None,
+) -> Scan:
+    from scanner import read_scan
+
+    return read_scan(
+        path,
+        validation="warn",
+        pixel_spacing=pixel_spacing,
+        polarity=polarity,
+        log_scale=log_scale,
+    )
+
+
+def make_reader(
+    pixel_spacing: tuple[float, float] | None = None,
+    polarity: str | None = None,
+    log_scale: float | None = None,
+) -> ScanReader:
+    """A picklable ``reader(path) -> Scan`` for sets of PNG/TIFF images.
+
+    Parameters are those of ``scanner.read_scan`` (DICOM files ignore them, as they carry their
+    own spacing and polarity).
+    """
+    spacing = None if pixel_spacing is None else (float(pixel_spacing[0]), float(pixel_spacing[1]))
+    return functools.partial(
+        _read_with, pixel_spacing=spacing, polarity=polarity, log_scale=log_scale
+    )
 
 
 def load_model_detector(model_path: str | None, threads: int | None = None) -> SupportsDetect:

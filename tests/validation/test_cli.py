@@ -124,3 +124,34 @@ def test_bad_jobs_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], jo
         main(["bench", str(tmp_path), "--jobs", jobs])
     assert exc.value.code == 2
     assert "argument --jobs: expected a whole number >= 1" in capsys.readouterr().err
+
+
+def test_png_set_needs_spacing_and_polarity(
+    tmp_path: Path,
+    fake_model: list[tuple[str | None, int | None]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A 16-bit PNG set is read with --pixel-spacing and --polarity; without them it fails."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / "png"
+    root.mkdir()
+    counts = np.full((64, 48), 30000, dtype=np.uint16)
+    counts[20:40, 10:30] = 9000
+    Image.fromarray(counts).save(root / "p1.png")
+    doc = {
+        "images": [{"id": 1, "file_name": "p1.png"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 20, 20, 20]}],
+        "categories": [{"id": 1, "name": "phone"}],
+    }
+    (root / "annotations.json").write_text(json.dumps(doc))
+    base = ["bench", str(root), "--jobs", "1", "--no-progress", "--bootstrap", "0"]
+    assert main([*base, "--out", str(tmp_path / "o1")]) == 1
+    assert "pixel_spacing" in capsys.readouterr().err
+    code = main(
+        [*base, "--out", str(tmp_path / "o2"), "--pixel-spacing", "2", "2", "--polarity", "counts"]
+    )
+    assert code == 0
+    scans = json.loads((tmp_path / "o2" / "scans.json").read_text())
+    assert scans[0]["status"] == "ok" and scans[0]["score"] == 0.0
