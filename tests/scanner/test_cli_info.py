@@ -90,3 +90,19 @@ def test_missing_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     """A path that does not exist is reported, not a traceback."""
     assert main(["info", str(tmp_path / "nope.dcm")]) == 1
     assert "ERROR ScanFileNotFoundError" in capsys.readouterr().out
+
+
+def test_png_needs_and_takes_parameters(
+    tmp_path: Path, attenuation: NDArray[np.float32], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A PNG fails without spacing/polarity and reads with --pixel-spacing and --polarity."""
+    import imageio.v3 as iio
+
+    counts = np.rint(50000 * np.exp(-attenuation.astype(np.float64))).astype(np.uint16)
+    png = tmp_path / "scan.png"
+    iio.imwrite(png, counts)
+    assert main(["info", str(png)]) == 1
+    assert "ImageParametersError" in capsys.readouterr().out
+    assert main(["info", "--pixel-spacing", "1", "2", "--polarity", "counts", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "PNG uint16, polarity counts" in out and "1 x 2 mm (caller)" in out
