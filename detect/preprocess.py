@@ -78,7 +78,7 @@ def _check_inputs(image: NDArray[np.float32], spacing: tuple[float, float]) -> N
             f"spacing must be two positive finite numbers (row, col) in mm, got {spacing!r}"
         )
     arr = np.ascontiguousarray(arr, dtype=np.float32)
-    if not np.isfinite(arr).all():
+    if not (math.isfinite(float(arr.min())) and math.isfinite(float(arr.max()))):
         raise InputError(
             "image contains NaN or infinite values; normalise it with scanner.read_scan or "
             "replace non-finite pixels before detection"
