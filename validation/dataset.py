@@ -184,14 +184,26 @@ def _require_int(entry: Mapping[str, Any], key: str, where: str) -> int:
     return value
 
 
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            _flatten(f"{prefix}.{key}", inner, out)
+    else:
+        out.setdefault(prefix, value)
+
+
 def _attributes(entry: Mapping[str, Any], reserved: frozenset[str], where: str) -> dict[str, Any]:
-    attrs = {key: value for key, value in entry.items() if key not in reserved}
-    nested = attrs.pop("attributes", None)
-    if nested is not None:
-        if not isinstance(nested, Mapping):
-            raise _fail(where, "'attributes' is not an object", "give attributes as {name: value}")
-        for key, value in nested.items():
-            attrs.setdefault(str(key), value)
+    """Non-COCO keys of an entry; an ``attributes`` object is merged in, other objects are
+    flattened to dotted names (``{"body": {"sex": "F"}}`` -> ``body.sex``)."""
+    attrs: dict[str, Any] = {}
+    nested = entry.get("attributes")
+    if nested is not None and not isinstance(nested, Mapping):
+        raise _fail(where, "'attributes' is not an object", "give attributes as {name: value}")
+    for key, value in entry.items():
+        if key not in reserved and key != "attributes":
+            _flatten(str(key), value, attrs)
+    for key, value in (nested or {}).items():
+        _flatten(str(key), value, attrs)
     return attrs
 
 

@@ -21,7 +21,13 @@ def _write(root: Path, doc: Any) -> Path:
 def _doc(**over: Any) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "images": [
-            {"id": 1, "file_name": "a.dcm", "site": "A", "attributes": {"dose": "low"}},
+            {
+                "id": 1,
+                "file_name": "a.dcm",
+                "site": "A",
+                "attributes": {"dose": "low"},
+                "body": {"sex": "F", "pose": {"arms": "up"}},
+            },
             {"id": 2, "file_name": "sub/b.dcm"},
         ],
         "annotations": [
@@ -35,12 +41,18 @@ def _doc(**over: Any) -> dict[str, Any]:
 
 
 def test_positives_attributes_and_ids(tmp_path: Path) -> None:
-    """A scan is positive only with a phone box; extra keys and 'attributes' become attributes."""
+    """A scan is positive only with a phone box; extra keys, 'attributes' and nested objects
+    (dotted names) become attributes."""
     _write(tmp_path, _doc())
     ds = load_dataset(tmp_path)
     assert [im.has_phone for im in ds.images] == [True, False]
     assert ds.n_positive == 1
-    assert ds.images[0].attributes == {"site": "A", "dose": "low"}
+    assert ds.images[0].attributes == {
+        "site": "A",
+        "dose": "low",
+        "body.sex": "F",
+        "body.pose.arms": "up",
+    }
     assert ds.images[1].path == tmp_path / "sub" / "b.dcm"
     assert ds.annotations[0].attributes == {"kind": "smartphone"}
     assert ds.annotations[0].category == "phone"
