@@ -220,6 +220,24 @@ def test_hand_built_eight_bit_log_mono1_without_intensity_tags(
     np.testing.assert_allclose(scan.image, attenuation, atol=1.0 / scale)
 
 
+def test_hand_built_signed_log(attenuation: NDArray[np.float32]) -> None:
+    """Signed (two's complement) 16-bit LOG values with an offset intercept read correctly."""
+    stored = (np.rint(1000.0 * attenuation.astype(np.float64)) - 2000).astype(np.int16)
+    ds = _hand_built(
+        stored.view(np.uint16),
+        BitsStored=16,
+        PixelRepresentation=1,
+        PhotometricInterpretation="MONOCHROME2",
+        PixelIntensityRelationship="LOG",
+        PixelIntensityRelationshipSign=-1,
+        RescaleSlope="0.001",
+        RescaleIntercept="2",
+        PixelSpacing=["1", "1"],
+    )
+    scan = read_scan(_bytes(ds), validation="raise")
+    np.testing.assert_allclose(scan.image, attenuation, atol=1.1e-3)
+
+
 def test_log_with_unknown_scale_maps_air_to_zero(attenuation: NDArray[np.float32]) -> None:
     """A LOG file with slope 1 and a huge range is flagged, and its air still maps to 0."""
     stored = np.rint(2000.0 + 5000.0 * attenuation.astype(np.float64)).astype(np.uint16)
