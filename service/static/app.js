@@ -20,13 +20,13 @@
   /** Window/level presets in attenuation units (line integral -ln(I/I_air), air = 0). */
   const PRESETS = {
     auto: { window: null, level: null },
-    full: { window: 8.0, level: 4.0 },
-    body: { window: 4.0, level: 2.0 },
-    dense: { window: 2.5, level: 4.25 },
-    skin: { window: 1.2, level: 0.6 },
+    full: { window: 10.0, level: 5.0 },
+    body: { window: 6.0, level: 3.0 },
+    dense: { window: 4.0, level: 6.0 },
+    skin: { window: 1.5, level: 0.75 },
   };
   /** window/level null = automatic (the service windows on the body); the sliders then rest here. */
-  const SLIDER_REST = { window: 4.0, level: 2.0 };
+  const SLIDER_REST = { window: 6.0, level: 3.0 };
   const DEFAULT_RENDER = { window: null, level: null, invert: false, colour: false, enhance: false, boxes: true };
   const OUTCOME_TEXT = {
     item_found: "Item found on search",

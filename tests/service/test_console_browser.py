@@ -148,16 +148,19 @@ def test_operator_flow_live_queue_viewer_and_review(page: Any, server: LiveServe
     # window/level with the keyboard on the slider; the old image stays until the new one is ready
     page.evaluate(KEEP_IMAGE_PROBE_JS)
     page.focus("#wl-window")
-    with page.expect_response(lambda r: "image.png" in r.url and "window=4.20" in r.url) as info:
+    with page.expect_response(lambda r: "image.png" in r.url and "window=6.20" in r.url) as info:
         for _ in range(4):
             page.keyboard.press("ArrowRight")
     assert info.value.status == 200
     assert info.value.headers["content-type"] == "image/png"
-    page.wait_for_selector("#stage[data-loaded*='window=4.20']")
-    assert page.locator("#wl-window-value").inner_text() == "4.20"
+    page.wait_for_selector("#stage[data-loaded*='window=6.20']")
+    assert page.locator("#wl-window-value").inner_text() == "6.20"
     assert page.evaluate("window.imageGaps") == []
     requested = [u for u in page.requests if "image.png" in u and "window=" in u]
     assert 1 <= len(requested) <= 4  # at most one per key press, never a flood
+    with page.expect_response(lambda r: "window=4.00&level=6.00" in r.url):
+        page.select_option("#wl-preset", "dense")
+    page.wait_for_selector("#wl-level-value:text-is('6.00')")
 
     # boxes off and on from the keyboard
     page.keyboard.press("b")
