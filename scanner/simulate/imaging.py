@@ -35,7 +35,10 @@ class Acquisition:
     scatter_fraction, scatter_sigma_mm : float
         Additive blurred scatter (fraction of the blurred primary) and its kernel width.
     blur_mm : (float, float)
-        Gaussian detector/focal-spot blur sigma (row, col).
+        Gaussian focal-spot/motion blur sigma (row, col) of the signal.
+    crosstalk_px : float
+        Gaussian sigma (pixels) of optical cross-talk between detector elements, which also
+        correlates the quantum noise.
     electronic_noise : float
         Electronic noise sigma in photon equivalents per pixel.
     swank : float
@@ -58,6 +61,7 @@ class Acquisition:
     scatter_fraction: float = 0.03
     scatter_sigma_mm: float = 40.0
     blur_mm: tuple[float, float] = (0.4, 0.4)
+    crosstalk_px: float = 0.0
     electronic_noise: float = 2.0
     swank: float = 0.9
     gain_sigma: float = 0.003
@@ -164,15 +168,22 @@ def form_image(
         scatter = _smooth(clean, (acq.scatter_sigma_mm / pr, acq.scatter_sigma_mm / pc))
         total = clean + np.float32(acq.scatter_fraction) * scatter
         img = (total / np.float32(1 + acq.scatter_fraction)).astype(np.float32)
+    n_air = beam.photons_per_mm2_per_ugy * acq.dose_ugy * pr * pc * beam.efficiency * acq.swank
+    n_air = max(n_air, 1.0)
+    # focal-spot and motion blur act on the signal; quantum noise follows; optical cross-talk
+    # between detector elements then correlates the noise; electronic noise is white
     sig = (acq.blur_mm[0] / pr, acq.blur_mm[1] / pc)
     if max(sig) > 0.05:
         img = ndimage.gaussian_filter(img, sig, mode="nearest", truncate=3.0)
-    n_air = beam.photons_per_mm2_per_ugy * acq.dose_ugy * pr * pc * beam.efficiency * acq.swank
-    n_air = max(n_air, 1.0)
-    var = img * np.float32(1.0 / n_air) + np.float32((acq.electronic_noise / n_air) ** 2)
     noise = rng.standard_normal(img.shape, dtype=np.float32)
-    noise *= np.sqrt(var)
+    noise *= np.sqrt(np.maximum(img, 0) * np.float32(1.0 / n_air))
     img = img + noise
+    if acq.crosstalk_px > 0.05:
+        img = ndimage.gaussian_filter(img, acq.crosstalk_px, mode="nearest", truncate=3.0)
+    if acq.electronic_noise > 0:
+        electronic = rng.standard_normal(img.shape, dtype=np.float32)
+        electronic *= np.float32(acq.electronic_noise / n_air)
+        img += electronic
     rows, cols = img.shape
     n_channels = (rows, cols)[acq.channel_axis]
     n_lines = (rows, cols)[1 - acq.channel_axis]

@@ -275,6 +275,7 @@ def _acquisition(rng: np.random.Generator, cfg: SimConfig) -> Acquisition:
         scatter_fraction=float(rng.uniform(0.01, 0.08)),
         scatter_sigma_mm=float(rng.uniform(20, 80)),
         blur_mm=(float(rng.uniform(0.15, 1.0)), float(rng.uniform(0.15, 1.0))),
+        crosstalk_px=float(rng.choice([0.0, rng.uniform(0.3, 0.7)])),
         electronic_noise=float(_loguniform(rng, 0.5, 8.0)),
         swank=float(rng.uniform(0.75, 0.95)),
         gain_sigma=_loguniform(rng, 0.0005, 0.01),
