@@ -14,9 +14,9 @@ The normalisation rules are the ones :mod:`scanner.encoding` documents (and writ
 * ``LOG``: the rescaled value is the natural-log line integral, negated when Sign is ``+1``
   (higher = more intensity). The air offset (the attenuation of the air region, ~0 for a
   flat-fielded image) is then subtracted so air is 0 in every encoding, when it is at most
-  :data:`AIR_OFFSET_LIMIT`; a larger one (no air margin, offset values) is kept and reported,
-  see :func:`subtract_air_offset`. If the values span more
-  than :data:`_MAX_LOG_RANGE` natural-log units, the file cannot follow the convention (the
+  ``AIR_OFFSET_LIMIT`` (0.25); a larger one (no air margin, offset values) is kept and
+  reported (:func:`scanner._normalise.subtract_air_offset`). If the values span more than
+  ``MAX_LOG_RANGE`` (30) natural-log units, the file cannot follow the convention (the
   vendor's log scale is unknown): the full stored range is assumed to span
   :data:`scanner.encoding.LOG_RANGE` and a conformance problem is reported.
 * Photometric Interpretation is display only and is used only when (0028,1040)/(0028,1041) are
@@ -44,9 +44,8 @@ from pydicom.pixels import get_decoder
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pydicom.valuerep import DA, DT, TM
 
-import kernels
+from scanner._normalise import lin_to_attenuation, log_to_attenuation
 from scanner.conformance import Conformance
-from scanner.encoding import LOG_RANGE
 from scanner.errors import (
     MissingDecoderError,
     MissingPixelDataError,
@@ -63,10 +62,6 @@ logger.addHandler(logging.NullHandler())
 ASSUMED_SPACING: tuple[float, float] = (1.0, 1.0)
 #: Smallest and largest accepted rows / columns.
 MIN_SIDE, MAX_SIDE = 32, 16384
-#: Largest air offset (natural-log units) a calibrated LOG image is corrected for.
-AIR_OFFSET_LIMIT = 0.25
-#: Largest plausible span of natural-log attenuation in one image (exp(-30) ~ 1e-13).
-_MAX_LOG_RANGE = 30.0
 
 _PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10")  # (7FE0,0010) little / big endian
 _PROJECTION_CLASSES = {
@@ -379,95 +374,6 @@ def _relationship(ds: Dataset, conformance: Conformance) -> tuple[str, int]:
     return relationship, sign
 
 
-def _lin_to_attenuation(
-    name: str,
-    values: NDArray[np.float64],
-    sign: int,
-    slope: float,
-    intercept: float,
-    max_stored: int,
-    steps: list[str],
-) -> tuple[NDArray[np.float32], float]:
-    if sign == -1:
-        values = (slope * max_stored + intercept) + intercept - values
-        steps.append("sign -1: flipped the values within the stored range")
-    try:
-        air = kernels.estimate_air_level(values)
-        att = kernels.counts_to_attenuation(values, air)
-    except kernels.KernelInputError as exc:
-        raise UnsupportedScanError(
-            f"{name}: LIN image without any bright (air) region ({exc}); check Pixel Intensity "
-            "Relationship (0028,1040) and its Sign, or that the scanner exported raw counts"
-        ) from exc
-    steps.append(
-        f"LIN counts: attenuation = -ln(I / I_air), air level I_air = {air:.6g} estimated "
-        "from the unattenuated region beside the body"
-    )
-    return att, air
-
-
-def _log_to_attenuation(
-    values: NDArray[np.float64],
-    sign: int,
-    slope: float,
-    max_stored: int,
-    conformance: Conformance,
-    steps: list[str],
-) -> NDArray[np.float32]:
-    att = values if sign == -1 else -values
-    steps.append(
-        "LOG: rescaled value is the natural-log line integral"
-        + ("" if sign == -1 else " negated (sign +1: higher = more intensity)")
-    )
-    span = float(np.ptp(att)) if att.size else 0.0
-    if span > _MAX_LOG_RANGE:
-        scale = (LOG_RANGE[1] - LOG_RANGE[0]) / (abs(slope) * max_stored)
-        att = att * scale
-        conformance.report(
-            f"LOG values span {span:.4g} units after rescale, more than any natural-log image "
-            f"can ({_MAX_LOG_RANGE:g}); the vendor's log scale is unknown, assumed the stored "
-            f"range spans {LOG_RANGE[1] - LOG_RANGE[0]:g} natural-log units. Write Rescale "
-            "Slope/Intercept so the rescaled value is -ln(I / I_air)"
-        )
-        steps.append(f"unknown log scale: multiplied by the assumed {scale:.6g}")
-        return subtract_air_offset(att, conformance, steps, always=True)
-    return subtract_air_offset(att, conformance, steps, always=False)
-
-
-def subtract_air_offset(
-    att: NDArray[np.float64],
-    conformance: Conformance,
-    steps: list[str],
-    *,
-    always: bool,
-) -> NDArray[np.float32]:
-    """Shift log attenuation so the air region beside the body is 0.
-
-    The air offset is the attenuation of the region :func:`kernels.estimate_air_level` finds
-    (run on ``exp(-att)``). A calibrated image has an offset near 0 (noise, flat-field residue):
-    it is subtracted when within :data:`AIR_OFFSET_LIMIT`, so every encoding maps air to the same
-    0. A larger offset means the image has no air margin (cropped to the body) or offset values:
-    it is then left alone and reported, unless ``always`` (log scale unknown: the offset is the
-    only reference there is).
-    """
-    try:
-        air_t = kernels.estimate_air_level(np.exp(-np.clip(att, -50.0, 50.0)))
-    except kernels.KernelInputError:
-        steps.append("no air region found: no air offset subtracted")
-        return att.astype(np.float32)
-    offset = -float(np.log(air_t))
-    if not always and abs(offset) > AIR_OFFSET_LIMIT:
-        conformance.report(
-            f"the brightest region beside the body has attenuation {offset:.3g}, not ~0: the "
-            "image has no air margin or its log values are offset; values kept as stored. "
-            "Send uncropped scans calibrated so air is 0"
-        )
-        steps.append(f"air offset {offset:.4g} too large to be air: not subtracted")
-        return att.astype(np.float32)
-    steps.append(f"subtracted the air offset {offset:.4g} (attenuation of the air region)")
-    return (att - offset).astype(np.float32)
-
-
 def _spacing(
     ds: Dataset,
     caller: tuple[float, float] | None,
@@ -584,9 +490,9 @@ def scan_from_dataset(
     relationship, sign = _relationship(ds, conformance)
     air: float | None = None
     if relationship == "LIN":
-        image, air = _lin_to_attenuation(name, values, sign, slope, intercept, max_stored, steps)
+        image, air = lin_to_attenuation(name, values, sign, slope, intercept, max_stored, steps)
     else:
-        image = _log_to_attenuation(values, sign, slope, max_stored, conformance, steps)
+        image = log_to_attenuation(values, sign, slope, max_stored, conformance, steps)
     spacing, spacing_source = _spacing(ds, pixel_spacing, conformance, steps)
     steps.append(f"spacing {spacing[0]:g} x {spacing[1]:g} mm from {spacing_source.value}")
 

@@ -10,7 +10,7 @@ and ``polarity`` (:class:`scanner.scan.Polarity`):
 * ``INVERTED_ATTENUATION``: as ``ATTENUATION`` but larger = less attenuation (a display image).
 
 For both log polarities the air offset (attenuation of the region beside the body) is then
-subtracted so air is 0, under the rule of :func:`scanner._dicom.subtract_air_offset` (always for
+subtracted so air is 0, under the rule of :func:`scanner._normalise.subtract_air_offset` (always for
 inverted images and assumed scales, whose zero is arbitrary).
 """
 
@@ -25,7 +25,8 @@ import skimage.io
 from numpy.typing import NDArray
 
 import kernels
-from scanner._dicom import MAX_SIDE, MIN_SIDE, subtract_air_offset
+from scanner._dicom import MAX_SIDE, MIN_SIDE
+from scanner._normalise import subtract_air_offset
 from scanner.conformance import Conformance
 from scanner.encoding import LOG_RANGE
 from scanner.errors import ImageParametersError, NotDicomError, UnsupportedScanError

@@ -1,0 +1,109 @@
+"""Array half of the normalisation: rescaled DICOM values (or image values) to attenuation.
+
+The rules are listed in :mod:`scanner._dicom`; these functions apply them to arrays and append a
+human-readable line per step to ``steps``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+import kernels
+from scanner.conformance import Conformance
+from scanner.encoding import LOG_RANGE
+from scanner.errors import UnsupportedScanError
+
+#: Largest air offset (natural-log units) a calibrated LOG image is corrected for.
+AIR_OFFSET_LIMIT = 0.25
+#: Largest plausible span of natural-log attenuation in one image (exp(-30) ~ 1e-13).
+MAX_LOG_RANGE = 30.0
+
+
+def lin_to_attenuation(
+    name: str,
+    values: NDArray[np.float64],
+    sign: int,
+    slope: float,
+    intercept: float,
+    max_stored: int,
+    steps: list[str],
+) -> tuple[NDArray[np.float32], float]:
+    if sign == -1:
+        values = (slope * max_stored + intercept) + intercept - values
+        steps.append("sign -1: flipped the values within the stored range")
+    try:
+        air = kernels.estimate_air_level(values)
+        att = kernels.counts_to_attenuation(values, air)
+    except kernels.KernelInputError as exc:
+        raise UnsupportedScanError(
+            f"{name}: LIN image without any bright (air) region ({exc}); check Pixel Intensity "
+            "Relationship (0028,1040) and its Sign, or that the scanner exported raw counts"
+        ) from exc
+    steps.append(
+        f"LIN counts: attenuation = -ln(I / I_air), air level I_air = {air:.6g} estimated "
+        "from the unattenuated region beside the body"
+    )
+    return att, air
+
+
+def log_to_attenuation(
+    values: NDArray[np.float64],
+    sign: int,
+    slope: float,
+    max_stored: int,
+    conformance: Conformance,
+    steps: list[str],
+) -> NDArray[np.float32]:
+    att = values if sign == -1 else -values
+    steps.append(
+        "LOG: rescaled value is the natural-log line integral"
+        + ("" if sign == -1 else " negated (sign +1: higher = more intensity)")
+    )
+    span = float(np.ptp(att)) if att.size else 0.0
+    if span > MAX_LOG_RANGE:
+        scale = (LOG_RANGE[1] - LOG_RANGE[0]) / (abs(slope) * max_stored)
+        att = att * scale
+        conformance.report(
+            f"LOG values span {span:.4g} units after rescale, more than any natural-log image "
+            f"can ({MAX_LOG_RANGE:g}); the vendor's log scale is unknown, assumed the stored "
+            f"range spans {LOG_RANGE[1] - LOG_RANGE[0]:g} natural-log units. Write Rescale "
+            "Slope/Intercept so the rescaled value is -ln(I / I_air)"
+        )
+        steps.append(f"unknown log scale: multiplied by the assumed {scale:.6g}")
+        return subtract_air_offset(att, conformance, steps, always=True)
+    return subtract_air_offset(att, conformance, steps, always=False)
+
+
+def subtract_air_offset(
+    att: NDArray[np.float64],
+    conformance: Conformance,
+    steps: list[str],
+    *,
+    always: bool,
+) -> NDArray[np.float32]:
+    """Shift log attenuation so the air region beside the body is 0.
+
+    The air offset is the attenuation of the region :func:`kernels.estimate_air_level` finds
+    (run on ``exp(-att)``). A calibrated image has an offset near 0 (noise, flat-field residue):
+    it is subtracted when within :data:`AIR_OFFSET_LIMIT`, so every encoding maps air to the same
+    0. A larger offset means the image has no air margin (cropped to the body) or offset values:
+    it is then left alone and reported, unless ``always`` (log scale unknown: the offset is the
+    only reference there is).
+    """
+    try:
+        air_t = kernels.estimate_air_level(np.exp(-np.clip(att, -50.0, 50.0)))
+    except kernels.KernelInputError:
+        steps.append("no air region found: no air offset subtracted")
+        return att.astype(np.float32)
+    offset = -float(np.log(air_t))
+    if not always and abs(offset) > AIR_OFFSET_LIMIT:
+        conformance.report(
+            f"the brightest region beside the body has attenuation {offset:.3g}, not ~0: the "
+            "image has no air margin or its log values are offset; values kept as stored. "
+            "Send uncropped scans calibrated so air is 0"
+        )
+        steps.append(f"air offset {offset:.4g} too large to be air: not subtracted")
+        return att.astype(np.float32)
+    steps.append(f"subtracted the air offset {offset:.4g} (attenuation of the air region)")
+    return (att - offset).astype(np.float32)
