@@ -68,8 +68,9 @@ DEFINITIONS: dict[str, str] = {
     "breakdown": (
         "per-image attributes: n scans, pd and pfa of the decision rule within each value; "
         "per-annotation attributes (marked level 'box'): n boxes and pd = box recall at IoU >= "
-        "0.5 of same-class findings; attributes with more than 20 values or non-categorical "
-        "values (floats, lists) are left out"
+        "0.5 of same-class findings; attributes with more than 20 values, identifiers (a "
+        "different value for every entry) and non-categorical values (floats, lists) are left out; "
+        "nested objects appear as dotted names"
     ),
     "ci95": (
         "AP50, ROC AUC and Pd at FA: percentile bootstrap 95 % interval, positives and negatives "
@@ -140,7 +141,10 @@ def _categorical(values: Sequence[object]) -> bool:
         return False
     if not all(isinstance(v, str | bool | int) for v in present):
         return False
-    return len({_level_key(v) for v in present}) <= MAX_LEVELS
+    levels = len({_level_key(v) for v in present})
+    if levels == len(present) > 2:
+        return False  # an identifier (every value different), not a category
+    return levels <= MAX_LEVELS
 
 
 def _scan_breakdown(

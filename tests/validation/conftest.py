@@ -27,14 +27,14 @@ import pytest
 from tests.validation import fakes
 
 IMAGES: list[dict[str, Any]] = [
-    {"id": 1, "file_name": "s1.dcm", "site": "A", "kvp": 140.0},
-    {"id": 2, "file_name": "s2.dcm", "site": "B", "kvp": 120.0},
-    {"id": 3, "file_name": "s3.dcm", "site": "A", "kvp": 140.0},
-    {"id": 4, "file_name": "s4.dcm", "site": "A", "kvp": 140.0},
-    {"id": 5, "file_name": "s5.dcm", "site": "B", "kvp": 120.0},
-    {"id": 6, "file_name": "s6.dcm", "site": "B", "kvp": 120.0},
-    {"id": 7, "file_name": "s7.dcm", "site": "A", "kvp": 140.0},
-    {"id": 8, "file_name": "s8.dcm", "site": "B", "kvp": 120.0},
+    {"id": 1, "file_name": "s1.dcm", "ref": "R1", "site": "A", "kvp": 140.0},
+    {"id": 2, "file_name": "s2.dcm", "ref": "R2", "site": "B", "kvp": 120.0},
+    {"id": 3, "file_name": "s3.dcm", "ref": "R3", "site": "A", "kvp": 140.0},
+    {"id": 4, "file_name": "s4.dcm", "ref": "R4", "site": "A", "kvp": 140.0},
+    {"id": 5, "file_name": "s5.dcm", "ref": "R5", "site": "B", "kvp": 120.0},
+    {"id": 6, "file_name": "s6.dcm", "ref": "R6", "site": "B", "kvp": 120.0},
+    {"id": 7, "file_name": "s7.dcm", "ref": "R7", "site": "A", "kvp": 140.0},
+    {"id": 8, "file_name": "s8.dcm", "ref": "R8", "site": "B", "kvp": 120.0},
 ]
 ANNOTATIONS: list[dict[str, Any]] = [
     {"image_id": 1, "category_id": 1, "bbox": [10, 10, 10, 20], "concealment": "clothing"},

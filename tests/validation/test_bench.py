@@ -105,7 +105,7 @@ def test_froc(planned_run: tuple[dict[str, Any], Path]) -> None:
 def test_breakdown(planned_run: tuple[dict[str, Any], Path]) -> None:
     """site A = s1, s3 (pos, ALARM), s4 (neg, ALARM); site B = s2 (pos, INC), s5, s6 (neg, no
     alarm). Box concealment: clothing = s1, s3 phones + s3 blade, all found; internal = s2 (s7's
-    box belongs to a failed scan). kvp is a float: no breakdown."""
+    box belongs to a failed scan). kvp is a float and ref an identifier: no breakdown."""
     bd = planned_run[0]["breakdown"]
     assert set(bd) == {"site", "concealment"}
     assert bd["site"]["A"] == {
