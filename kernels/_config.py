@@ -41,6 +41,12 @@ def pjit(func: Any) -> Any:
     return numba.njit(**PARALLEL_OPTIONS)(func)
 
 
+def pjit_ieee(func: Any) -> Any:
+    """Compile ``func`` as a parallel kernel without fast-math: float operations run in source
+    order, for kernels that must reproduce a reference's rounding exactly."""
+    return numba.njit(**{**PARALLEL_OPTIONS, "fastmath": False})(func)
+
+
 def set_threads(n: int | None = None) -> int:
     """Set how many threads the parallel kernels use.
 
