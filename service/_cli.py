@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,15 @@ def _serve(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         return _fail(f"invalid setting: {exc}")
     url = f"http://{settings.host}:{settings.port}/"
+    try:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((settings.host, settings.port))
+    except OSError as exc:
+        return _fail(
+            f"cannot listen on {settings.host}:{settings.port} ({exc.strerror}); pick another "
+            "port with --port or SCANGUARD_PORT"
+        )
     if args.operator_token:
         try:
             store = _open_store(args)

@@ -27,7 +27,7 @@ from service.api.routes import metrics as metrics_routes
 from service.config import Settings, get_settings
 from service.errors import DetectorFailedError, ErrorCode, ServiceError
 from service.events import EventBus
-from service.metrics import MetricsMiddleware, ServiceMetrics
+from service.metrics import BodyLimitMiddleware, MetricsMiddleware, ServiceMetrics
 from service.pipeline import Pipeline, Submission
 from service.render import ScanCache
 from service.schemas import ScanSource
@@ -248,6 +248,8 @@ def create_app(settings: Settings | None = None, detector: SupportsDetect | None
     app.state.metrics = metrics
     app.state.services = None
     app.dependency_overrides[get_settings] = lambda: settings
+    # Body limit inside the metrics middleware, so refused requests are counted too.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes + 1024 * 1024)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     _install_error_handlers(app)
     for router in (health.router, metrics_routes.router, scans.router, tokens.router):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -106,3 +107,53 @@ class MetricsMiddleware:
             self.metrics.requests.labels(method, template, str(state["status"])).inc()
             if not state["stream"]:
                 self.metrics.latency.labels(method, template).observe(time.perf_counter() - start)
+
+
+class BodyLimitMiddleware:
+    """Refuses (413) any request whose declared Content-Length exceeds ``max_bytes``.
+
+    The scan upload route also counts the bytes it streams, which covers chunked bodies.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for key, value in scope.get("headers", []):
+                if key == b"content-length":
+                    declared = value.decode("latin-1").strip()
+                    if declared.isdigit() and int(declared) > self.max_bytes:
+                        await _send_json(
+                            send,
+                            413,
+                            {
+                                "error": {
+                                    "code": "payload_too_large",
+                                    "message": (
+                                        f"the request body is {declared} bytes, more than the "
+                                        f"{self.max_bytes}-byte limit; raise "
+                                        "SCANGUARD_MAX_UPLOAD_MB if such scans are expected"
+                                    ),
+                                }
+                            },
+                        )
+                        return
+        await self.app(scope, receive, send)
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    payload = json.dumps(body).encode("utf-8")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode("ascii")),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

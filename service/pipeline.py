@@ -17,6 +17,7 @@ from service.errors import (
     ErrorCode,
     NotReadyError,
     PayloadTooLargeError,
+    StoreError,
     UnreadableScanError,
 )
 from service.events import EventBus, EventKind
@@ -180,7 +181,10 @@ class Pipeline:
         self.metrics.decisions.labels(result.decision.value).inc()
         self.metrics.pipeline_seconds.observe(time.perf_counter() - start)
         public = self._publish(row.id)
-        assert public is not None  # the row was committed above
+        if public is None:
+            raise StoreError(
+                f"scan {row.id} was stored but cannot be read back; check the database"
+            )
         return public
 
     def _reject(self, data: bytes, submission: Submission, code: ErrorCode) -> None:

@@ -199,3 +199,18 @@ class TestParameters:
             headers={**auth(tokens[Role.OPERATOR]), "Content-Type": "application/json"},
         )
         assert_error(response, 422, "invalid_parameter")
+
+
+def test_oversized_json_body_is_refused_before_reading(
+    make_client: AppFactory, clear_scan: bytes
+) -> None:
+    """Any request declaring a body beyond the limit (plus 1 MiB) is refused with 413."""
+    client = make_client(max_upload_mb=0.5)
+    token = new_token(client, Role.OPERATOR)
+    big = b'{"outcome": "confirmed", "note": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    response = client.post(
+        "/api/v1/scans/0123456789abcdef0123456789abcdef/review",
+        content=big,
+        headers={**auth(token), "Content-Type": "application/json"},
+    )
+    assert_error(response, 413, "payload_too_large", "SCANGUARD_MAX_UPLOAD_MB")
