@@ -300,6 +300,31 @@ def test_event_stream_refuses_station_token(server: LiveServer) -> None:
     assert httpx.get(f"{server.url}/api/v1/events", timeout=10).status_code == 401
 
 
+def test_event_stream_sends_heartbeats_and_scans(server: LiveServer) -> None:
+    """Over HTTP the stream is text/event-stream with heartbeats, and new scans arrive on it."""
+    token = server.token(Role.OPERATOR, "officer-1")
+    server.app.state.events_heartbeat_s = 0.2
+    lines: list[str] = []
+    scan: dict[str, Any] = {}
+    try:
+        with httpx.stream(
+            "GET", f"{server.url}/api/v1/events", params={"token": token}, timeout=10
+        ) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            for line in response.iter_lines():
+                lines.append(line)
+                if line == ": heartbeat" and not scan:
+                    scan = _submit(server, scan_dicom(200, 80, objects="phone", seed=7))
+                if line.startswith("data: ") and '"id":"' in line:
+                    break
+    finally:
+        server.app.state.events_heartbeat_s = 15.0
+    assert ": heartbeat" in lines
+    assert lines[lines.index("event: scan") + 1].startswith("data: {")
+    assert f'"id":"{scan["id"]}"' in lines[-1]
+
+
 def test_static_console_has_no_external_resources() -> None:
     """The console's files reference nothing outside the service (no CDN)."""
     static = Path(__file__).resolve().parents[2] / "service" / "static"
