@@ -135,6 +135,8 @@ def _fail(message: str) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    logging.captureWarnings(True)  # scan conformance warnings go to the log
+
     from service.main import create_app
 
     try:

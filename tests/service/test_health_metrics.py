@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from service.auth import Role
 from service.events import EventBus
-from tests.service.conftest import auth
+from service.store import ScanFilter
+from tests.service.conftest import auth, dicom_bytes
 
 
 def test_healthz(client: TestClient) -> None:
@@ -130,3 +132,23 @@ class TestEventBus:
                 bus.publish("nonsense", {})
         finally:
             loop.close()
+
+
+def test_samples_imported_once_into_an_empty_store(
+    make_client: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--load-samples fills an empty store (source 'import') and never imports twice."""
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    (samples / "a.dcm").write_bytes(dicom_bytes(phone=True, seed=11))
+    (samples / "b.dcm").write_bytes(dicom_bytes(phone=False, seed=12))
+    monkeypatch.setenv("SCANGUARD_SAMPLES_DIR", str(samples))
+    first = make_client(load_samples=True)  # type: ignore[operator]
+    store = first.app.state.services.store
+    listing, count = store.list_scans(ScanFilter())
+    assert count == 2
+    assert {scan.source.value for scan in listing} == {"import"}
+    assert {scan.result.decision.value for scan in listing} == {"ALARM", "CLEAR"}
+    first.__exit__(None, None, None)
+    second = make_client(load_samples=True)  # type: ignore[operator]
+    assert second.app.state.services.store.count_scans() == 2
