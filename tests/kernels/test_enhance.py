@@ -41,5 +41,5 @@ def test_unsharp_zero_amount_is_identity(rng):
 @pytest.mark.parametrize(("radius", "amount"), [(0.0, 1.0), (-1.0, 1.0), (1.0, float("nan"))])
 def test_unsharp_bad_arguments(radius, amount):
     """A non-positive radius or non-finite amount is refused."""
-    with pytest.raises(KernelInputError, match="radius|amount"):
+    with pytest.raises(KernelInputError, match=r"radius|amount"):
         unsharp(np.zeros((3, 3), dtype=np.float32), radius, amount)

@@ -81,8 +81,16 @@ def test_body_bounds():
             KernelDtypeError,
             "smooth must be an int",
         ),
-        (lambda: body_mask(np.zeros((3, 3)), threshold=None), KernelDtypeError, "threshold"),
-        (lambda: body_bounds(np.zeros((3, 3))), KernelDtypeError, "must be a bool array"),
+        (
+            lambda: body_mask(np.zeros((3, 3)), threshold=None),  # type: ignore[arg-type]
+            KernelDtypeError,
+            "threshold",
+        ),
+        (
+            lambda: body_bounds(np.zeros((3, 3))),  # type: ignore[arg-type]
+            KernelDtypeError,
+            "must be a bool array",
+        ),
         (lambda: body_bounds(np.zeros((3,), bool)), KernelInputError, "must be a 2-D"),
     ],
 )
