@@ -77,7 +77,7 @@ def test_body_bounds():
     [
         (lambda: body_mask(np.zeros((3, 3)), smooth=0), KernelInputError, "smooth must be >= 1"),
         (
-            lambda: body_mask(np.zeros((3, 3)), smooth=2.5),
+            lambda: body_mask(np.zeros((3, 3)), smooth=2.5),  # type: ignore[arg-type]
             KernelDtypeError,
             "smooth must be an int",
         ),

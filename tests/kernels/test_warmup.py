@@ -26,7 +26,7 @@ def test_set_threads(restore_threads):
     """set_threads changes Numba's thread count; None restores the maximum."""
     assert set_threads(1) == 1
     assert numba.get_num_threads() == 1
-    assert set_threads(None) == numba.config.NUMBA_NUM_THREADS
+    assert set_threads(None) == numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
