@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import socket
 import sys
 from pathlib import Path
@@ -18,6 +19,23 @@ from service.errors import AuditChainError, ServiceError
 logger = logging.getLogger(__name__)
 
 CLI_ACTOR = "cli"
+
+
+class RedactTokenFilter(logging.Filter):
+    """Hides ``token=`` query values (image and event URLs) in access log lines."""
+
+    _pattern = re.compile(r"([?&]token=)[^&\s]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's arguments; never drops a record."""
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._pattern.sub(r"\1***", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        elif isinstance(record.msg, str):
+            record.msg = self._pattern.sub(r"\1***", record.msg)
+        return True
 
 
 def _add_store_options(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +71,9 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--max-upload-mb", type=float, help="largest accepted scan in MiB")
     serve.add_argument("--model", type=Path, dest="model_path", help="ONNX model file")
     serve.add_argument("--manifest", type=Path, dest="manifest_path", help="model manifest")
+    serve.add_argument(
+        "--detector-threads", type=int, help="onnxruntime intra-op threads per inference"
+    )
     serve.add_argument(
         "--load-samples",
         action="store_const",
@@ -103,6 +124,7 @@ _SETTING_FLAGS = (
     "max_upload_mb",
     "model_path",
     "manifest_path",
+    "detector_threads",
     "load_samples",
 )
 
@@ -136,6 +158,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     logging.captureWarnings(True)  # scan conformance warnings go to the log
+    logging.getLogger("uvicorn.access").addFilter(RedactTokenFilter())
 
     from service.main import create_app
 

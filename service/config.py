@@ -39,6 +39,9 @@ class Settings(BaseSettings):
         default=None, description="ONNX model; default: the shipped model"
     )
     manifest_path: Path | None = None
+    detector_threads: int | None = Field(
+        default=None, ge=1, le=64, description="onnxruntime intra-op threads (default: detector's)"
+    )
     render_cache_size: int = Field(
         default=16, ge=0, description="decoded scans kept for re-rendering"
     )

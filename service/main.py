@@ -56,7 +56,12 @@ def _load_detector(settings: Settings) -> SupportsDetect:
     from detect.errors import DetectorError
 
     try:
-        return load_detector(settings.model_path, settings.manifest_path, warmup=True)
+        return load_detector(
+            settings.model_path,
+            settings.manifest_path,
+            threads=settings.detector_threads,
+            warmup=True,
+        )
     except DetectorError as exc:
         raise ServiceError(
             f"cannot load the detector: {exc}. Point SCANGUARD_MODEL_PATH / "

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 import pytest
 
 from scanguard.cli import build_parser, main
-from service._cli import settings_from_args
+from service._cli import RedactTokenFilter, settings_from_args
 from service.store import Store
 
 
@@ -67,3 +68,20 @@ def test_settings_namespace_without_flags(tmp_path: Path) -> None:
     """A namespace lacking the serve flags falls back on the defaults."""
     settings = settings_from_args(argparse.Namespace(data_dir=tmp_path))
     assert settings.port == 8000 and settings.dicom_ae_title == "SCANGUARD"
+
+
+def test_access_log_hides_query_tokens() -> None:
+    """Tokens passed as ?token= never reach the access log."""
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/api/v1/events?token=sg_abc_secret&x=1", "1.1", 200),
+        None,
+    )
+    assert RedactTokenFilter().filter(record)
+    message = record.getMessage()
+    assert "secret" not in message
+    assert "/api/v1/events?token=***&x=1" in message
