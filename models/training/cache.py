@@ -56,6 +56,8 @@ class Split(StrEnum):
 #: Offset of each split's seeds inside a training seed's block of 10 million seeds.
 _SPLIT_OFFSET = {Split.TRAIN: 0, Split.CALIBRATION: 5_000_000, Split.TEST: 7_000_000}
 _SEED_BLOCK = 10_000_000
+#: Generation stops if this many scans fail before any succeeds.
+_MAX_FIRST_FAILURES = 5
 
 
 class Source(StrEnum):
@@ -182,6 +184,12 @@ def _plain(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
+def _jsonable(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(isinstance(v, (int, float, str, bool)) for v in value)
+    return isinstance(value, (int, float, str, bool))
+
+
 def make_record(seed: int, source: Source | str, spec: InputSpec) -> CacheRecord:
     """Generate and preprocess one scan.
 
@@ -232,14 +240,12 @@ def _simulated(
     ds.save_as(buf, enforce_file_format=True)
     scan = read_scan(buf.getvalue(), validation="ignore")
     acq = getattr(sim, "acquisition", None)
-    acq_dict = acq if isinstance(acq, dict) else getattr(acq, "__dict__", {})
+    if hasattr(acq, "to_dict"):
+        acq = acq.to_dict()
+    acq_dict: dict[str, Any] = acq if isinstance(acq, dict) else getattr(acq, "__dict__", {})
     extra = {
         "encoding": name,
-        "acquisition": {
-            k: _plain(v)
-            for k, v in acq_dict.items()
-            if isinstance(_plain(v), (int, float, str, bool))
-        },
+        "acquisition": {k: _plain(v) for k, v in acq_dict.items() if _jsonable(_plain(v))},
     }
     return scan.image, scan.spacing, list(sim.objects), extra
 
@@ -263,6 +269,7 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     spec = spec or InputSpec()
     written = 0
+    failures = 0
     for seed in seeds:
         path = out / f"{prefix}-{seed:012d}.npz"
         if path.exists():
@@ -272,6 +279,12 @@ def generate(
             record = make_record(seed, source, spec)
         except Exception as exc:  # one bad scan must not stop a long generation run
             logger.warning("seed %d skipped: %s: %s", seed, type(exc).__name__, exc)
+            failures += 1
+            if written == 0 and failures >= _MAX_FIRST_FAILURES:
+                raise DataError(
+                    f"the first {failures} scans all failed (last: {type(exc).__name__}: {exc}); "
+                    "fix the scan source before generating a cache"
+                ) from exc
             continue
         record.save(path)
         written += 1

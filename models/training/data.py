@@ -199,8 +199,11 @@ class CropSampler:
                 gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
                 xi = xi + std.clamp(max=0.5) * torch.randn(xi.shape, generator=gen)
             if rng.random() < aug.p_stripes:
-                cols = rng.normal(0.0, aug.stripe_std, size=xi.shape[-1]).astype(np.float32)
-                xi = xi + torch.from_numpy(cols)
+                # residual detector-channel gain errors: stripes along either image axis
+                axis = int(rng.integers(2))
+                n = xi.shape[-1] if axis == 1 else xi.shape[-2]
+                lines = torch.from_numpy(rng.normal(0.0, aug.stripe_std, n).astype(np.float32))
+                xi = xi + (lines.view(1, 1, 1, -1) if axis == 1 else lines.view(1, 1, -1, 1))
             xi = xi + rng.uniform(-aug.offset, aug.offset)
             xi = torch.where(body, xi, xi * 0.0 + rng.uniform(0.0, aug.offset))
             out.append(xi)

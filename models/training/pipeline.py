@@ -122,7 +122,7 @@ def _generate_now(opts: PipelineOptions, split: Split, n: int) -> list[Path]:
     return list_records(opts.cache_dir(split))[:n]
 
 
-def _fit(opts: PipelineOptions) -> None:
+def _fit(opts: PipelineOptions, generators: list[subprocess.Popen[bytes]]) -> None:
     from models.training.trainer import TrainConfig, train
 
     cfg = TrainConfig(
@@ -139,7 +139,12 @@ def _fit(opts: PipelineOptions) -> None:
         min_records=min(opts.scans, 50),
         **opts.extra,
     )
-    train(cfg, resume=opts.resume, progress=opts.progress)
+    train(
+        cfg,
+        resume=opts.resume,
+        progress=opts.progress,
+        producing=lambda: any(p.poll() is None for p in generators),
+    )
 
 
 def _export(opts: PipelineOptions) -> dict[str, Any]:
@@ -260,7 +265,7 @@ def run_pipeline(opts: PipelineOptions) -> None:
             _generate_now(opts, Split.TRAIN, opts.scans)
     try:
         if Stage.FIT in stages:
-            _fit(opts)
+            _fit(opts, generators)
     finally:
         for p in generators:
             if p.poll() is None:

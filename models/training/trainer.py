@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from tqdm import tqdm
 
 from models.training.classes import CLASSES
 from models.training.data import AugmentConfig, CropSampler
-from models.training.errors import CheckpointError
+from models.training.errors import CheckpointError, DataError
 from models.training.loss import LossWeights, centernet_loss
 from models.training.network import CenterNet, NetworkConfig
 
@@ -227,19 +228,33 @@ def _ema_update(ema: CenterNet, model: CenterNet, decay: float) -> None:
             e.copy_(m)
 
 
-def _wait_for_records(sampler: CropSampler, need: int) -> int:
+def _wait_for_records(
+    sampler: CropSampler, need: int, producing: Callable[[], bool] | None = None
+) -> int:
+    """Block until the cache holds ``need`` records; fail if nothing is producing them."""
     while True:
         try:
             n = sampler.refresh()
-        except Exception:
+        except DataError:
             n = 0
         if n >= need:
             return n
+        if producing is None or not producing():
+            raise DataError(
+                f"only {n} training records in {str(sampler.folder)!r}, {need} needed, and no "
+                "generator is running; check the generator logs beside the cache folder, or "
+                "generate data with `scanguard train --stages data`"
+            )
         logger.info("waiting for training records: %d of %d", n, need)
-        time.sleep(20)
+        time.sleep(10)
 
 
-def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> TrainState:
+def train(
+    cfg: TrainConfig,
+    resume: bool = False,
+    progress: bool = True,
+    producing: Callable[[], bool] | None = None,
+) -> TrainState:
     """Train (or continue training) a detector.
 
     Parameters
@@ -251,6 +266,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Trai
         Continue from ``<out>/last.pt``.
     progress : bool
         Show a tqdm progress bar.
+    producing : callable, optional
+        Returns whether a generator is still writing records; training waits for
+        ``min_records`` only while it does.
 
     Returns
     -------
@@ -281,7 +299,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Trai
         augment=cfg.augment,
         max_records=cfg.max_records,
     )
-    _wait_for_records(sampler, cfg.min_records)
+    _wait_for_records(sampler, cfg.min_records, producing)
     t_start = time.monotonic()
     elapsed0 = state.elapsed_s
     last_save = t_start

@@ -101,3 +101,15 @@ def test_load_checkpoint_errors(tmp_path: Path) -> None:
     torch.save({"weights": 1}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not a usable training checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def test_train_without_data_fails_fast(tmp_path: Path, tiny_net_config: NetworkConfig) -> None:
+    """Training on an empty cache with no generator running stops with a DataError."""
+    cfg = TrainConfig(
+        out=str(tmp_path / "run"),
+        cache=str(tmp_path / "empty"),
+        network=tiny_net_config,
+        crop=(128, 96),
+    )
+    with pytest.raises(DataError, match="no generator is running"):
+        train(cfg, progress=False)

@@ -1,0 +1,85 @@
+"""Tests of the ``scanguard train`` command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from models.manifest import Manifest
+from scanguard.cli import build_parser, main
+
+
+def test_train_command_registered() -> None:
+    """``scanguard train`` parses its documented options."""
+    args = build_parser().parse_args(
+        [
+            "train",
+            "--out",
+            "runs/x",
+            "--seed",
+            "3",
+            "--scans",
+            "10",
+            "--epochs",
+            "2",
+            "--resume",
+            "--minutes",
+            "1.5",
+            "--stages",
+            "export,calibrate",
+        ]
+    )
+    assert args.out == Path("runs/x") and args.seed == 3 and args.scans == 10
+    assert args.resume and args.minutes == 1.5 and args.stages == ("export", "calibrate")
+
+
+def test_bad_stage_rejected(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown stage name is refused with the list of valid stages."""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--stages", "fit,deploy"])
+    assert "data, fit, export, calibrate, install" in capsys.readouterr().err
+
+
+def test_bad_crop_rejected(caplog: pytest.LogCaptureFixture) -> None:
+    """A crop that is not a multiple of 32 is refused before any work starts."""
+    assert main(["train", "--crop", "100", "64"]) == 2
+    assert "multiples of 32" in caplog.text
+
+
+def test_standin_pipeline_end_to_end(tmp_path: Path) -> None:
+    """A tiny stand-in run trains, exports, calibrates and writes a valid manifest and card."""
+    out = tmp_path / "run"
+    code = main(
+        [
+            "train",
+            "--source",
+            "standin",
+            "--out",
+            str(out),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--scans",
+            "12",
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "2",
+            "--batch-size",
+            "2",
+            "--crop",
+            "128",
+            "96",
+            "--calibration-scans",
+            "6",
+            "--test-scans",
+            "6",
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    manifest = Manifest.load(out / "manifest.json")
+    manifest.verify(out / "phone_detector.onnx")
+    assert manifest.training.n_train_scans == 12 and manifest.metrics["n_scans"] == 6
+    assert "Known limits" in (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert (out / "loss.png").exists()
