@@ -148,14 +148,17 @@ def _categorical(values: Sequence[object]) -> bool:
 
 
 def _scan_breakdown(
-    images: Sequence[BenchImage], labels: NDArray[np.bool_], decisions: Sequence[str]
+    images: Sequence[BenchImage],
+    labels: NDArray[np.bool_],
+    decisions: Sequence[str],
+    skipped: list[str],
 ) -> dict[str, dict[str, dict[str, Any]]]:
     out: dict[str, dict[str, dict[str, Any]]] = {}
     names = sorted({k for im in images for k in im.attributes})
     for name in names:
         values = [im.attributes.get(name) for im in images]
         if not _categorical(values):
-            logger.info("attribute %r is not categorical: no breakdown", name)
+            skipped.append(name)
             continue
         table: dict[str, dict[str, Any]] = {}
         for level in sorted({_level_key(v) for v in values if v is not None}):
@@ -174,14 +177,18 @@ def _scan_breakdown(
 
 
 def _box_breakdown(
-    dataset: BenchDataset, scored: set[int], matched: Mapping[int, bool], taken: set[str]
+    dataset: BenchDataset,
+    scored: set[int],
+    matched: Mapping[int, bool],
+    taken: set[str],
+    skipped: list[str],
 ) -> dict[str, dict[str, dict[str, Any]]]:
     anns = [a for a in dataset.annotations if a.image_id in scored]
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for name in sorted({k for a in anns for k in a.attributes}):
         values = [a.attributes.get(name) for a in anns]
         if not _categorical(values):
-            logger.info("box attribute %r is not categorical: no breakdown", name)
+            skipped.append(f"{name} (box)")
             continue
         table: dict[str, dict[str, Any]] = {}
         for level in sorted({_level_key(v) for v in values if v is not None}):
@@ -457,8 +464,13 @@ def build_report(
     }
     report["froc"] = froc_out
     report["latency_ms"] = _latency(records)
-    scan_bd = _scan_breakdown(images, labels, decisions)
-    report["breakdown"] = {**scan_bd, **_box_breakdown(dataset, scored_ids, matched, set(scan_bd))}
+    skipped: list[str] = []
+    scan_bd = _scan_breakdown(images, labels, decisions, skipped)
+    box_bd = _box_breakdown(dataset, scored_ids, matched, set(scan_bd), skipped)
+    report["breakdown"] = {**scan_bd, **box_bd}
+    report["breakdown_skipped"] = skipped
+    if skipped:
+        logger.info("no breakdown for non-categorical attributes: %s", ", ".join(skipped))
     report["ci95"] = _bootstrap(images, scores, labels, ap50_of, n_boot=n_boot, seed=seed)
     alarms = np.asarray([d == "ALARM" for d in decisions], dtype=bool)
     report["ci95"]["decision"] = {

@@ -244,6 +244,11 @@ def render_html(report: Mapping[str, Any]) -> str:
             parts.append(_table(["value", "scans", "positive", "negative", "Pd", "Pfa"], rows))
         parts.append(f"<div class='plots'>{_img(plots.breakdown_png(name, table), name)}</div>")
         parts.append("</div>")
+    if report.get("breakdown_skipped"):
+        names = ", ".join(report["breakdown_skipped"])
+        parts.append(
+            f"<p class='muted'>Not broken down (not categorical): {html.escape(names)}</p>"
+        )
     parts.append("<h2>Failed scans</h2>")
     if report["failed"]:
         parts.append(

@@ -108,6 +108,7 @@ def test_breakdown(planned_run: tuple[dict[str, Any], Path]) -> None:
     box belongs to a failed scan). kvp is a float and ref an identifier: no breakdown."""
     bd = planned_run[0]["breakdown"]
     assert set(bd) == {"site", "concealment"}
+    assert planned_run[0]["breakdown_skipped"] == ["kvp", "ref"]
     assert bd["site"]["A"] == {
         "n": 3,
         "n_positive": 2,
