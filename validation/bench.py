@@ -68,9 +68,10 @@ DEFINITIONS: dict[str, str] = {
     "breakdown": (
         "per-image attributes: n scans, pd and pfa of the decision rule within each value; "
         "per-annotation attributes (marked level 'box'): n boxes and pd = box recall at IoU >= "
-        "0.5 of same-class findings; attributes with more than 20 values, identifiers (a "
-        "different value for every entry) and non-categorical values (floats, lists) are left out; "
-        "nested objects appear as dotted names"
+        "0.5 of same-class findings; *_ci95 are Clopper-Pearson 95 % intervals; attributes "
+        "with more than 20 values, identifiers (a different value for every entry) and "
+        "non-categorical values (floats, lists) are left out; nested objects appear as dotted "
+        "names"
     ),
     "ci95": (
         "AP50, ROC AUC and Pd at FA: percentile bootstrap 95 % interval, positives and negatives "
@@ -147,6 +148,13 @@ def _categorical(values: Sequence[object]) -> bool:
     return levels <= MAX_LEVELS
 
 
+def _interval(k: int, n: int) -> list[float] | None:
+    ci = metrics.exact_interval(k, n)
+    if ci["low"] is None or ci["high"] is None:
+        return None
+    return [float(ci["low"]), float(ci["high"])]
+
+
 def _scan_breakdown(
     images: Sequence[BenchImage],
     labels: NDArray[np.bool_],
@@ -163,13 +171,17 @@ def _scan_breakdown(
         table: dict[str, dict[str, Any]] = {}
         for level in sorted({_level_key(v) for v in values if v is not None}):
             idx = [i for i, v in enumerate(values) if v is not None and _level_key(v) == level]
-            rates = metrics.decision_rates([decisions[i] for i in idx], labels[idx])
+            y = labels[idx]
+            alarm = np.asarray([decisions[i] == "ALARM" for i in idx], dtype=bool)
+            rates = metrics.decision_rates([decisions[i] for i in idx], y)
             table[level] = {
                 "n": len(idx),
-                "n_positive": int(labels[idx].sum()),
-                "n_negative": int((~labels[idx]).sum()),
+                "n_positive": int(y.sum()),
+                "n_negative": int((~y).sum()),
                 "pd": rates["pd"],
                 "pfa": rates["pfa"],
+                "pd_ci95": _interval(int((alarm & y).sum()), int(y.sum())),
+                "pfa_ci95": _interval(int((alarm & ~y).sum()), int((~y).sum())),
                 "level": "scan",
             }
         out[name] = table
@@ -201,6 +213,7 @@ def _box_breakdown(
                 "n": len(hits),
                 "pd": float(np.mean(hits)) if hits else None,
                 "pfa": None,
+                "pd_ci95": _interval(int(sum(hits)), len(hits)),
                 "level": "box",
             }
         out[f"{name} (box)" if name in taken else name] = table

@@ -83,6 +83,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _pair(pair: Sequence[float] | None) -> str:
+    return "–" if not pair else f"[{pair[0]:.3f}, {pair[1]:.3f}]"
+
+
 def _ci(ci: Mapping[str, Any] | None) -> str:
     if not ci or ci.get("low") is None:
         return "–"
@@ -234,14 +238,33 @@ def render_html(report: Mapping[str, Any]) -> str:
         parts.append(f"<h3>{html.escape(name)}{' (boxes)' if box else ' (scans)'}</h3>")
         parts.append("<div class='bd'>")
         if box:
-            rows = [[level, r["n"], r["pd"]] for level, r in table.items()]
-            parts.append(_table(["value", "boxes", "recall @ IoU 0.5"], rows))
+            rows = [[level, r["n"], r["pd"], _pair(r.get("pd_ci95"))] for level, r in table.items()]
+            parts.append(_table(["value", "boxes", "recall @ IoU 0.5", "95 % CI"], rows))
         else:
             rows = [
-                [level, r["n"], r.get("n_positive"), r.get("n_negative"), r["pd"], r["pfa"]]
+                [
+                    level,
+                    r["n"],
+                    r.get("n_positive"),
+                    r.get("n_negative"),
+                    r["pd"],
+                    _pair(r.get("pd_ci95")),
+                    r["pfa"],
+                    _pair(r.get("pfa_ci95")),
+                ]
                 for level, r in table.items()
             ]
-            parts.append(_table(["value", "scans", "positive", "negative", "Pd", "Pfa"], rows))
+            header = [
+                "value",
+                "scans",
+                "positive",
+                "negative",
+                "Pd",
+                "Pd 95 % CI",
+                "Pfa",
+                "Pfa 95 % CI",
+            ]
+            parts.append(_table(header, rows))
         parts.append(f"<div class='plots'>{_img(plots.breakdown_png(name, table), name)}</div>")
         parts.append("</div>")
     if report.get("breakdown_skipped"):
