@@ -29,4 +29,3 @@ def body_mask(image: NDArray[np.float32]) -> NDArray[np.bool_]:
     sizes[0] = 0
     largest = labels == int(np.argmax(sizes))
     return np.asarray(ndimage.binary_fill_holes(largest), dtype=bool)
-

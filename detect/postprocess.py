@@ -62,6 +62,7 @@ def decode(
     image_shape: tuple[int, int],
     top_k: int,
     peak_min_score: float,
+    origin: tuple[int, int] = (0, 0),
 ) -> Detections:
     """Decode CenterNet outputs of one image into boxes in original pixels.
 
@@ -85,6 +86,10 @@ def decode(
         At most this many peaks (over all classes, highest first).
     peak_min_score : float
         Peaks below this raw score are dropped.
+    origin : tuple of int
+        (row, col) in working pixels of the model input's top-left corner, when the model ran
+        on a window of the working image (see :func:`detect.preprocess.content_window`);
+        ``valid_shape`` is then the valid part of that window.
 
     Returns
     -------
@@ -115,8 +120,8 @@ def decode(
     cls_idx, ys, xs, scores = cls_idx[order], ys[order], xs[order], scores[order]
     w = wh[0, ys, xs].astype(np.float64)
     h = wh[1, ys, xs].astype(np.float64)
-    cx = (xs + offset[0, ys, xs].astype(np.float64)) * stride
-    cy = (ys + offset[1, ys, xs].astype(np.float64)) * stride
+    cx = (xs + offset[0, ys, xs].astype(np.float64)) * stride + origin[1]
+    cy = (ys + offset[1, ys, xs].astype(np.float64)) * stride + origin[0]
     row_f, col_f = scale
     rows, cols = image_shape
     x0 = np.clip((cx - w / 2) * col_f, 0.0, cols)

@@ -20,7 +20,7 @@ from kernels import KernelError
 from kernels import resample as _resample
 from models.manifest import InputSpec
 
-__all__ = ["InputSpec", "Preprocessed", "preprocess"]
+__all__ = ["InputSpec", "Preprocessed", "Window", "content_window", "preprocess"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,10 @@ except ImportError:  # kernels without destripe: use the scipy stand-in
 
 #: Smallest scan side (in original pixels) the detector accepts.
 MIN_SIDE = 8
+#: Attenuation above which a working pixel counts as content (air noise is ~0.01-0.02).
+CONTENT_THRESHOLD = 0.1
+#: Working pixels of air kept around the content (64 mm at 2 mm pitch).
+CONTENT_MARGIN = 32
 
 
 @dataclass(frozen=True)
@@ -125,3 +129,81 @@ def preprocess(
     np.clip(tensor[0, 0, :h, :w], 0.0, np.float32(spec.clip_max), out=tensor[0, 0, :h, :w])
     scale = (arr.shape[0] / h, arr.shape[1] / w)
     return Preprocessed(tensor=tensor, scale=scale, valid_shape=(h, w))
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window ``[row0:row1, col0:col1]`` of a preprocessed tensor, in working pixels."""
+
+    row0: int
+    row1: int
+    col0: int
+    col1: int
+
+    @property
+    def origin(self) -> tuple[int, int]:
+        """(row0, col0)."""
+        return (self.row0, self.col0)
+
+    def valid_shape(self, pre: Preprocessed) -> tuple[int, int]:
+        """Shape of the part of the window inside ``pre.valid_shape``."""
+        return (
+            max(0, min(self.row1, pre.valid_shape[0]) - self.row0),
+            max(0, min(self.col1, pre.valid_shape[1]) - self.col0),
+        )
+
+    def crop(self, pre: Preprocessed) -> NDArray[np.float32]:
+        """The window of ``pre.tensor`` as a contiguous [1, 1, h, w] array."""
+        return np.ascontiguousarray(pre.tensor[:, :, self.row0 : self.row1, self.col0 : self.col1])
+
+
+def content_window(
+    pre: Preprocessed,
+    spec: InputSpec,
+    *,
+    threshold: float = CONTENT_THRESHOLD,
+    min_pixels: int = 3,
+    margin: int = CONTENT_MARGIN,
+) -> Window:
+    """Smallest aligned window of the tensor holding everything denser than air.
+
+    Rows and columns with fewer than ``min_pixels`` pixels above ``threshold`` (attenuation) are
+    air; the window spans the rest plus ``margin`` working pixels, with its corners on multiples
+    of ``spec.pad_multiple`` (so the network sees the content at the same phase of its strides
+    as in the full tensor). Outside the window the tensor holds only air and padding.
+
+    Parameters
+    ----------
+    pre : Preprocessed
+        Output of :func:`preprocess`.
+    spec : InputSpec
+        The input section the tensor was made with.
+    threshold : float
+        Attenuation above which a pixel is content.
+    min_pixels : int
+        A row or column needs this many content pixels (ignores isolated noise).
+    margin : int
+        Working pixels of air kept around the content.
+
+    Returns
+    -------
+    Window
+        The whole tensor when nothing is above the threshold.
+    """
+    h, w = pre.valid_shape
+    full_h, full_w = pre.tensor.shape[2], pre.tensor.shape[3]
+    content = pre.tensor[0, 0, :h, :w] > np.float32(threshold * spec.scale)
+    rows = np.flatnonzero(np.count_nonzero(content, axis=1) >= min_pixels)
+    cols = np.flatnonzero(np.count_nonzero(content, axis=0) >= min_pixels)
+    if rows.size == 0 or cols.size == 0:
+        return Window(0, full_h, 0, full_w)
+    m = spec.pad_multiple
+
+    def span(first: int, last: int, size: int) -> tuple[int, int]:
+        lo = max(0, first - margin) // m * m
+        hi = min(size, -(-(last + 1 + margin) // m) * m)
+        return lo, hi
+
+    r0, r1 = span(int(rows[0]), int(rows[-1]), full_h)
+    c0, c1 = span(int(cols[0]), int(cols[-1]), full_w)
+    return Window(r0, r1, c0, c1)

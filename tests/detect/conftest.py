@@ -48,9 +48,7 @@ def build_tiny_model(
         helper.make_node("Sub", ["scaled", "bias"], ["shifted"]),
         helper.make_node("Clip", ["shifted", "zero", "one"], ["phone"]),
         helper.make_node("Mul", ["pool", "zero"], ["zeros"]),
-        helper.make_node(
-            "Concat", ["phone"] + ["zeros"] * (n_classes - 1), ["heatmap"], axis=1
-        ),
+        helper.make_node("Concat", ["phone"] + ["zeros"] * (n_classes - 1), ["heatmap"], axis=1),
         helper.make_node("Add", ["zeros", "w0"], ["wplane"]),
         helper.make_node("Add", ["zeros", "h0"], ["hplane"]),
         helper.make_node("Concat", ["wplane", "hplane"], ["wh"], axis=1),
@@ -130,8 +128,9 @@ class Body:
     height: int
 
 
-def synthetic_body(rows: int = 2000, cols: int = 800, spacing: tuple[float, float] = (1.0, 0.8)
-                   ) -> Body:
+def synthetic_body(
+    rows: int = 2000, cols: int = 800, spacing: tuple[float, float] = (1.0, 0.8)
+) -> Body:
     """A standing figure: head, trunk, arms apart from the trunk, two legs, feet.
 
     Proportions are fractions of the body height (1800 mm), laid out in mm and then sampled
@@ -176,8 +175,11 @@ def make_scan(image: NDArray[np.float32], spacing: tuple[float, float]) -> Scan:
 
 
 def add_object(
-    image: NDArray[np.float32], spacing: tuple[float, float], center_mm: tuple[float, float],
-    size_mm: tuple[float, float], attenuation: float
+    image: NDArray[np.float32],
+    spacing: tuple[float, float],
+    center_mm: tuple[float, float],
+    size_mm: tuple[float, float],
+    attenuation: float,
 ) -> tuple[float, float, float, float]:
     """Add a dense rectangle (height, width mm) centred at (row, col) mm; returns its bbox_px."""
     r0 = round((center_mm[0] - size_mm[0] / 2) / spacing[0])

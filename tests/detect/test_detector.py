@@ -106,3 +106,21 @@ def test_detect_many_keeps_order(write_model: WriteModel) -> None:
     det.warmup()
     results = det.detect_many([_scan_with_marker(4.0), _scan_with_marker(None)])
     assert [r.decision for r in results] == [Decision.ALARM, Decision.CLEAR]
+
+
+def test_content_crop_gives_the_same_result(write_model: WriteModel) -> None:
+    """Running on the content window finds the same boxes as running on the whole tensor."""
+    files = write_model()
+    scan = _scan_with_marker(4.0)
+    img = scan.image.copy()
+    air_box = add_object(img, SPACING, (1950.0, 600.0), (16.0, 16.0), 6.0)  # beside the feet
+    scan = make_scan(img, SPACING)
+    cropped = Detector(files.model).detect(scan)
+    full = Detector(files.model, crop_to_content=False).detect(scan)
+    assert [f.bbox_px for f in cropped.findings] == [f.bbox_px for f in full.findings]
+    assert cropped.scan_score == full.scan_score
+    assert len(full.findings) == 2
+    ax, ay = air_box[0] + air_box[2] / 2, air_box[1] + air_box[3] / 2
+    assert any(
+        x <= ax <= x + w and y <= ay <= y + h for x, y, w, h in (f.bbox_px for f in full.findings)
+    )

@@ -56,9 +56,7 @@ def test_anisotropic_scale_maps_to_original_pixels() -> None:
     off[:, 3, 4] = (0.5, 0.5)
     dets = _decode(heat, wh, off, scale=(2.5, 2.0), image_shape=(1000, 1000))
     cx, cy = 4.5 * 4, 3.5 * 4
-    np.testing.assert_allclose(
-        dets.boxes[0], [(cx - 4) * 2.0, (cy - 6) * 2.5, 8 * 2.0, 12 * 2.5]
-    )
+    np.testing.assert_allclose(dets.boxes[0], [(cx - 4) * 2.0, (cy - 6) * 2.5, 8 * 2.0, 12 * 2.5])
     assert dets.labels[0] == 1
 
 

@@ -6,13 +6,16 @@ import numpy as np
 import pytest
 
 from detect.errors import InputError
-from detect.preprocess import InputSpec, preprocess
+from detect.preprocess import InputSpec, content_window, preprocess
 
 
 @pytest.mark.parametrize(
     ("shape", "spacing", "valid"),
-    [((2000, 800), (1.0, 0.8), (1000, 320)), ((300, 250), (2.0, 2.0), (300, 250)),
-     ((101, 77), (0.5, 3.0), (25, 116))],
+    [
+        ((2000, 800), (1.0, 0.8), (1000, 320)),
+        ((300, 250), (2.0, 2.0), (300, 250)),
+        ((101, 77), (0.5, 3.0), (25, 116)),
+    ],
 )
 def test_shapes_and_scale(
     shape: tuple[int, int], spacing: tuple[float, float], valid: tuple[int, int]
@@ -63,3 +66,28 @@ def test_bad_input_is_refused(image: np.ndarray, spacing: tuple[float, float], m
     """Wrong shape, size, values or spacing raise InputError naming the problem."""
     with pytest.raises(InputError, match=match):
         preprocess(image, spacing, InputSpec())
+
+
+def test_content_window_is_aligned_and_holds_content() -> None:
+    """The window covers every non-air pixel plus the margin, corners on multiples of 32."""
+    img = np.zeros((900, 700), np.float32)
+    img[200:700, 300:420] = 2.0
+    img[650:660, 600:610] = 5.0  # a dense object away from the body
+    pre = preprocess(img, (2.0, 2.0), InputSpec(destripe=False))
+    win = content_window(pre, InputSpec(), margin=10)
+    assert all(v % 32 == 0 for v in (win.row0, win.col0))
+    assert win.row1 % 32 == 0 or win.row1 == pre.tensor.shape[2]
+    assert win.row0 <= 190 and win.row1 >= 710
+    assert win.col0 <= 290 and win.col1 >= 620
+    assert (win.row0, win.col0) == (160, 288)
+    crop = win.crop(pre)
+    assert crop.flags["C_CONTIGUOUS"] and crop.shape == (1, 1, 576, 352)
+    assert win.valid_shape(pre) == (576, 352)
+
+
+def test_content_window_of_air_is_everything() -> None:
+    """With nothing above air the window is the whole tensor."""
+    rng = np.random.default_rng(3)
+    pre = preprocess(rng.normal(0, 0.01, (300, 200)).astype(np.float32), (2.0, 2.0), InputSpec())
+    win = content_window(pre, InputSpec())
+    assert (win.row0, win.row1, win.col0, win.col1) == (0, 320, 0, 224)

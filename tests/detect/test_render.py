@@ -27,8 +27,13 @@ RESULT = Result(
     decision=Decision.ALARM,
     scan_score=0.9,
     findings=[
-        Finding(label="phone", confidence=0.9, bbox_px=(50, 100, 60, 80),
-                bbox_mm=(50, 100, 60, 80), zone=BodyZone.ABDOMEN)
+        Finding(
+            label="phone",
+            confidence=0.9,
+            bbox_px=(50, 100, 60, 80),
+            bbox_mm=(50, 100, 60, 80),
+            zone=BodyZone.ABDOMEN,
+        )
     ],
     model=ModelIdentity(name="m", version="1", sha256="0" * 64),
     timings=StageTimings(),
