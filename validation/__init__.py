@@ -1,5 +1,7 @@
 """Validation benchmark: score a detector on an annotated scan set with defensible statistics."""
 
+import logging
+
 from validation.bench import BenchResult, build_report, run_bench
 from validation.dataset import BenchAnnotation, BenchDataset, BenchImage, load_dataset
 from validation.errors import (
@@ -10,6 +12,8 @@ from validation.errors import (
     DetectorLoadError,
 )
 from validation.runner import ScanRecord, ScanStatus, make_reader, run_files, score_file
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "AnnotationError",

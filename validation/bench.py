@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from validation import metrics
+from validation.breakdown import box_breakdown, scan_breakdown
 from validation.coco import CPM_RATES, CocoEvaluation
 from validation.dataset import POSITIVE_CATEGORY, BenchDataset, BenchImage, load_dataset
 from validation.errors import BenchConfigError
@@ -22,8 +23,6 @@ from validation.runner import ScanReader, ScanRecord, run_files
 
 logger = logging.getLogger(__name__)
 
-#: An attribute with more distinct values than this is not treated as categorical.
-MAX_LEVELS = 20
 #: Bootstrap resamples by default.
 DEFAULT_N_BOOT = 1000
 
@@ -128,96 +127,6 @@ def _clean(value: Any) -> Any:
 
 def _fa_key(fa: float) -> str:
     return f"{fa:g}"
-
-
-def _level_key(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _categorical(values: Sequence[object]) -> bool:
-    present = [v for v in values if v is not None]
-    if not present:
-        return False
-    if not all(isinstance(v, str | bool | int) for v in present):
-        return False
-    levels = len({_level_key(v) for v in present})
-    if levels == len(present) > 2:
-        return False  # an identifier (every value different), not a category
-    return levels <= MAX_LEVELS
-
-
-def _interval(k: int, n: int) -> list[float] | None:
-    ci = metrics.exact_interval(k, n)
-    if ci["low"] is None or ci["high"] is None:
-        return None
-    return [float(ci["low"]), float(ci["high"])]
-
-
-def _scan_breakdown(
-    images: Sequence[BenchImage],
-    labels: NDArray[np.bool_],
-    decisions: Sequence[str],
-    skipped: list[str],
-) -> dict[str, dict[str, dict[str, Any]]]:
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    names = sorted({k for im in images for k in im.attributes})
-    for name in names:
-        values = [im.attributes.get(name) for im in images]
-        if not _categorical(values):
-            skipped.append(name)
-            continue
-        table: dict[str, dict[str, Any]] = {}
-        for level in sorted({_level_key(v) for v in values if v is not None}):
-            idx = [i for i, v in enumerate(values) if v is not None and _level_key(v) == level]
-            y = labels[idx]
-            alarm = np.asarray([decisions[i] == "ALARM" for i in idx], dtype=bool)
-            rates = metrics.decision_rates([decisions[i] for i in idx], y)
-            table[level] = {
-                "n": len(idx),
-                "n_positive": int(y.sum()),
-                "n_negative": int((~y).sum()),
-                "pd": rates["pd"],
-                "pfa": rates["pfa"],
-                "pd_ci95": _interval(int((alarm & y).sum()), int(y.sum())),
-                "pfa_ci95": _interval(int((alarm & ~y).sum()), int((~y).sum())),
-                "level": "scan",
-            }
-        out[name] = table
-    return out
-
-
-def _box_breakdown(
-    dataset: BenchDataset,
-    scored: set[int],
-    matched: Mapping[int, bool],
-    taken: set[str],
-    skipped: list[str],
-) -> dict[str, dict[str, dict[str, Any]]]:
-    anns = [a for a in dataset.annotations if a.image_id in scored]
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    for name in sorted({k for a in anns for k in a.attributes}):
-        values = [a.attributes.get(name) for a in anns]
-        if not _categorical(values):
-            skipped.append(f"{name} (box)")
-            continue
-        table: dict[str, dict[str, Any]] = {}
-        for level in sorted({_level_key(v) for v in values if v is not None}):
-            hits = [
-                matched.get(a.ann_id, False)
-                for a, v in zip(anns, values, strict=True)
-                if v is not None and _level_key(v) == level
-            ]
-            table[level] = {
-                "n": len(hits),
-                "pd": float(np.mean(hits)) if hits else None,
-                "pfa": None,
-                "pd_ci95": _interval(int(sum(hits)), len(hits)),
-                "level": "box",
-            }
-        out[f"{name} (box)" if name in taken else name] = table
-    return out
 
 
 def _predictions(
@@ -478,8 +387,8 @@ def build_report(
     report["froc"] = froc_out
     report["latency_ms"] = _latency(records)
     skipped: list[str] = []
-    scan_bd = _scan_breakdown(images, labels, decisions, skipped)
-    box_bd = _box_breakdown(dataset, scored_ids, matched, set(scan_bd), skipped)
+    scan_bd = scan_breakdown(images, labels, decisions, skipped)
+    box_bd = box_breakdown(dataset, scored_ids, matched, set(scan_bd), skipped)
     report["breakdown"] = {**scan_bd, **box_bd}
     report["breakdown_skipped"] = skipped
     if skipped:
