@@ -134,11 +134,14 @@ def segment(
     r1: float,
     depth: float = 1.0,
     caps: bool = True,
+    fade: float = 0.0,
 ) -> tuple[Window, F32] | None:
     """Chord through a tapered cylinder from ``p0`` to ``p1`` (radii ``r0``→``r1``).
 
     The cross-section is an ellipse with in-plane radius ``r`` and depth radius ``depth * r``;
-    ``caps`` adds ellipsoidal end caps (a capsule), otherwise the ends are flat.
+    ``caps`` adds ellipsoidal end caps (a capsule), otherwise the ends are flat. ``fade`` (mm)
+    ramps the chord in linearly from ``p0`` (and drops the cap there), blending a limb into the
+    segment it joins without doubling the overlap.
     """
     (x0, y0), (x1, y1) = p0, p1
     rmax = max(r0, r1)
@@ -163,6 +166,9 @@ def segment(
     chord = np.float32(2 * depth) * _sqrt_pos(q)
     if not caps:
         chord = np.where(inside, chord, np.float32(0.0))
+    if fade > 0:
+        ramp = np.clip(t * np.float32(np.sqrt(length2) / fade), 0.0, 1.0)
+        chord = chord * ramp
     return w, chord.astype(np.float32)
 
 

@@ -23,7 +23,7 @@ from scanner.simulate.enums import CATEGORY_IDS, Category
 from scanner.simulate.errors import ConfigError
 from scanner.simulate.simulator import SimConfig, SimulatedScan, simulate_scan
 
-__all__ = ["MANUFACTURERS", "coco_categories", "simulate_dataset", "write_scan"]
+__all__ = ["MANUFACTURERS", "coco_annotations", "coco_categories", "simulate_dataset", "write_scan"]
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
@@ -144,7 +144,8 @@ def write_scan(
     }
 
 
-def _annotations(scan: SimulatedScan) -> list[dict[str, Any]]:
+def coco_annotations(scan: SimulatedScan) -> list[dict[str, Any]]:
+    """COCO annotations (without ``id``/``image_id``) of a scan's contraband."""
     out = []
     for obj in scan.objects:
         x, y, w, h = obj.bbox
@@ -174,7 +175,7 @@ def _run(task: _Task) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         seed=task.seed,
         index=task.index,
     )
-    return image, _annotations(scan)
+    return image, coco_annotations(scan)
 
 
 def _results(

@@ -42,6 +42,7 @@ class Body:
     trousers_to: float  # y where trouser legs end (fraction of height)
     sleeves_to: float  # fraction of the arm covered by sleeves
     sole: float  # shoe sole height (0: barefoot)
+    sole_density: float  # foam (0.25) … solid rubber (0.9), relative
     lean: float  # small sideways lean of the whole body (rad)
 
     def frac(self, f: float) -> float:
@@ -93,10 +94,11 @@ def sample_body(
         elbow_flex=float(rng.uniform(0.0, 0.35)), stance=float(rng.uniform(70, 230) * s),
         shoulder=float(shoulder), chest=float(chest), waist=float(waist), hips=float(hips),
         depth=float(depth), fat=float(4 + 38 * b**1.4 * rng.uniform(0.8, 1.2)),
-        cloth_layers=int(rng.integers(1, 4)), cloth_mm=float(rng.uniform(0.2, 0.8)),
+        cloth_layers=int(rng.integers(1, 4)), cloth_mm=float(rng.uniform(0.05, 0.3)),
         trousers_to=float(rng.choice([0.66, 0.96, 0.97, 0.98])),
         sleeves_to=float(rng.choice([0.0, 0.35, 1.0, 1.0])),
         sole=float(rng.choice([0.0, rng.uniform(12, 40)], p=[0.15, 0.85])),
+        sole_density=float(rng.uniform(0.25, 0.9)),
         lean=float(rng.normal(0, 0.015)),
     )  # fmt: skip
 
@@ -116,7 +118,7 @@ def _arm_points(body: Body, side: int) -> tuple[tuple[float, float], ...]:
 def _leg_points(body: Body, side: int) -> tuple[tuple[float, float], ...]:
     """Hip joint, thigh top, knee and ankle of one leg."""
     hip = (side * (body.hips - 75), body.frac(0.475))
-    top = (side * (body.hips * 0.55), body.frac(0.50))
+    top = (side * (body.hips * 0.55), body.frac(0.485))
     ankle = (side * body.stance, body.frac(0.955))
     knee = (0.45 * top[0] + 0.55 * ankle[0], body.frac(0.715))
     return hip, top, knee, ankle
@@ -136,13 +138,13 @@ def body_extent(body: Body) -> tuple[float, float, float, float]:
 
 def _torso_profile(body: Body) -> tuple[list[float], list[float], list[float]]:
     f = body.frac
-    ys = [f(0.165), f(0.185), f(0.215), f(0.30), f(0.345), f(0.40), f(0.455), f(0.50), f(0.525)]
+    ys = [f(0.165), f(0.185), f(0.215), f(0.30), f(0.345), f(0.40), f(0.455), f(0.49), f(0.52)]
     w = [70, body.shoulder * 0.9, body.chest + 12, body.chest + 5, (body.chest + body.waist) / 2,
          body.waist, body.hips, body.hips * 0.93, body.hips * 0.55]  # fmt: skip
     d = body.depth
     chest_d = 95 + 0.35 * (d - 95)
-    hd = [55, chest_d * 0.85, chest_d, chest_d * 1.02, (chest_d + d) / 2, d, d * 0.95, d * 0.8,
-          d * 0.45]  # fmt: skip
+    hd = [55, chest_d * 0.85, chest_d, chest_d * 1.02, (chest_d + d) / 2, d, d * 0.95, d * 0.72,
+          d * 0.15]  # fmt: skip
     return ys, [float(v) for v in w], [float(v) for v in hd]
 
 
@@ -156,11 +158,12 @@ def _limb(
     bone: tuple[float, float] | None,
     caps: bool = True,
     bone_shift: float = 0.0,
+    fade: float = 0.0,
 ) -> None:
     """A limb segment: tissue core, fat shell, a hollow long bone (cortex + marrow)."""
-    R.put(cv, M.TISSUE, R.segment(cv, p0, p1, r0 - fat, r1 - fat, caps=caps))
-    outer = R.segment(cv, p0, p1, r0, r1, caps=caps)
-    inner = R.segment(cv, p0, p1, r0 - fat, r1 - fat, caps=caps)
+    inner = R.segment(cv, p0, p1, r0 - fat, r1 - fat, caps=caps, fade=fade)
+    outer = R.segment(cv, p0, p1, r0, r1, caps=caps, fade=fade)
+    R.put(cv, M.TISSUE, inner)
     R.put(cv, M.FAT, R.shell(outer, inner))
     if bone is not None:
         ro, ri = bone
@@ -256,18 +259,24 @@ def draw_body(cv: R.Canvas, body: Body, rng: np.random.Generator) -> None:
         sh, el, wr, tip = _arm_points(body, side)
         ua = (48 if body.sex is Sex.MALE else 42) + 16 * body.build
         _limb(cv, sh, el, ua, ua * 0.75, limb_fat, (11, 6))
-        _limb(cv, el, wr, ua * 0.75, 27, limb_fat * 0.6, (7, 3), bone_shift=8)
+        _limb(cv, el, wr, ua * 0.75, 27, limb_fat * 0.6, (7, 3), bone_shift=8, fade=ua * 0.7)
         _limb(cv, el, wr, 1, 1, 0, (7, 3), bone_shift=-8)
         hand_c = ((wr[0] + tip[0]) / 2, (wr[1] + tip[1]) / 2)
         ang = math.atan2(tip[0] - wr[0], tip[1] - wr[1])
-        hand = R.ellipsoid(cv, hand_c[0], hand_c[1], 40, body.frac(0.054), 16, -ang)
+        down = body.pose is Pose.ARMS_DOWN
+        hand = R.ellipsoid(cv, hand_c[0], hand_c[1], 20 if down else 42, body.frac(0.05),
+                           40 if down else 16, -ang)  # fmt: skip
         R.put(cv, M.TISSUE, hand)
         R.put(cv, M.BONE, hand, 0.25, displace=True)
         hip, top, knee, ankle = _leg_points(body, side)
         th = 80 * body.height / 1750 + 30 * body.build
-        _limb(cv, top, knee, th, 52, limb_fat, (14, 8), caps=False)
-        R.put(cv, M.BONE, R.segment(cv, (hip[0] * 1.02, hip[1] + 30), knee, 13, 14), displace=True)
-        _limb(cv, knee, ankle, 52, 33, limb_fat * 0.6, (13, 7), bone_shift=-side * 6)
+        _limb(cv, top, knee, th, 52, limb_fat, None, caps=True, fade=body.frac(0.035))
+        femur = ((hip[0] * 1.02, hip[1] + 30), knee)
+        R.put(cv, M.BONE, R.segment(cv, *femur, 13, 15), displace=True)
+        marrow = R.segment(cv, *femur, 7, 8)
+        R.put(cv, M.BONE, marrow, -1.0)
+        R.put(cv, M.FAT, marrow)
+        _limb(cv, knee, ankle, 52, 33, limb_fat * 0.6, (13, 7), bone_shift=-side * 6, fade=45)
         R.put(
             cv,
             M.BONE,
@@ -291,7 +300,8 @@ def draw_body(cv: R.Canvas, body: Body, rng: np.random.Generator) -> None:
         _clothes_limb(cv, body, side, (sh, el, wr), ua, (top, knee, ankle), th)
         if body.sole > 0:
             x0, x1 = ankle[0] + side * 12 - 58, ankle[0] + side * 12 + 58
-            R.put(cv, M.RUBBER, R.box(cv, x0, x1, body.height, body.height + body.sole, 270))
+            R.put(cv, M.RUBBER, R.box(cv, x0, x1, body.height, body.height + body.sole,
+                                      270 * body.sole_density))  # fmt: skip
             shoe_o = R.ellipsoid(cv, ankle[0] + side * 12, fy, 56, 44, 135)
             shoe_i = R.ellipsoid(cv, ankle[0] + side * 12, fy, 52, 40, 131)
             R.put(cv, M.RUBBER, R.shell(shoe_o, shoe_i))

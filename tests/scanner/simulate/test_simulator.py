@@ -34,7 +34,8 @@ def test_different_seeds_differ() -> None:
 
 def test_scan_geometry_and_air_margins() -> None:
     """Image size follows the pitch; air columns at both sides read ~1 transmission."""
-    scan = simulate_scan(3, SimConfig(pitch_mm=(2.0, 1.5), ideal=True, distractors=0))
+    cfg = SimConfig(pitch_mm=(2.0, 1.5), ideal=True, distractors=0, pose="arms_down")
+    scan = simulate_scan(3, cfg)
     rows, _cols = scan.shape
     assert scan.spacing == (2.0, 1.5)
     height_mm = rows * 2.0
