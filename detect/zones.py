@@ -1,9 +1,11 @@
 """Body zone of a finding, from the body mask and the finding's position.
 
-The body's vertical extent (first to last mask row; head at the top) is split by fractions of
-standing height from anthropometric tables (chin ~0.13, shoulder ~0.18, hip joint ~0.47, crotch
-~0.53, ankle ~0.96 of stature from the vertex). In the trunk rows, a finding whose centre lies
-outside the run of body pixels that contains the body midline is on an arm or hand.
+The body's height runs from the top of the head (the first body row on the body's midline, so
+raised hands do not count) to the last body row (the feet). It is split by fractions of
+stature from anthropometric tables (chin ~0.13, shoulder ~0.18, hip joint ~0.47, crotch ~0.53,
+ankle ~0.96 of stature from the vertex). Above the legs, a finding whose centre lies outside the
+run of body pixels on the midline (the trunk, neck or head in that row) is on an arm or hand, as
+is anything above the head.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
 import kernels as _kernels
 from detect._fallback import body_mask as _fallback_body_mask
@@ -50,7 +51,8 @@ class BodyLayout:
     mask : ndarray of bool, shape (ceil(rows / step), ceil(cols / step))
         Body pixels, on the image subsampled by ``step``.
     top, bottom : int
-        First and last body row (inclusive) of ``mask``; its whole extent when it is empty.
+        Top of the head (first body row on the midline) and last body row of ``mask``
+        (inclusive); its whole extent when it is empty.
     midline : float
         Column of ``mask`` on the body's vertical axis (median column of the body pixels).
     step : int
@@ -90,21 +92,21 @@ def body_layout(image: NDArray[np.float32], step: int = 1) -> BodyLayout:
     if rows.size == 0:
         logger.debug("no body found in the scan; zones use the image extent")
         return BodyLayout(mask, 0, mask.shape[0] - 1, (mask.shape[1] - 1) / 2.0, step)
-    cols = np.nonzero(mask)[1]
-    return BodyLayout(mask, int(rows[0]), int(rows[-1]), float(np.median(cols)), step)
+    midline = float(np.median(np.nonzero(mask)[1]))
+    mc = round(midline)
+    on_axis = np.flatnonzero(mask[:, max(0, mc - 1) : mc + 2].any(axis=1))
+    top = int(on_axis[0]) if on_axis.size else int(rows[0])
+    return BodyLayout(mask, top, int(rows[-1]), midline, step)
 
 
-def _trunk_run(row: NDArray[np.bool_], midline: int) -> tuple[int, int] | None:
-    """Column range [start, stop) of the body run containing (or nearest) the midline."""
-    labels, n = ndimage.label(row)
-    if n == 0:
+def _axis_run(row: NDArray[np.bool_], midline: int) -> tuple[int, int] | None:
+    """Column range [start, stop) of the body run on the midline (None when it is air)."""
+    if not row[midline]:
         return None
-    lab = int(labels[midline])
-    if lab == 0:
-        idx = np.flatnonzero(labels)
-        lab = int(labels[idx[np.argmin(np.abs(idx - midline))]])
-    cols = np.flatnonzero(labels == lab)
-    return int(cols[0]), int(cols[-1]) + 1
+    air = np.flatnonzero(~row)
+    start = int(air[air < midline].max()) + 1 if (air < midline).any() else 0
+    stop = int(air[air > midline].min()) if (air > midline).any() else row.size
+    return start, stop
 
 
 def assign_zone(
@@ -141,15 +143,17 @@ def assign_zone(
         if not layout.mask[r0:r1, c0:c1].any():
             return BodyZone.OUTSIDE_BODY
     t = (center[0] - layout.top) / layout.height
-    if t < bands.head_neck:
-        return BodyZone.HEAD_NECK
     if t >= bands.legs:
         return BodyZone.FEET
     if t >= bands.pelvis_groin:
         return BodyZone.LEGS
-    run = _trunk_run(layout.mask[r], int(np.clip(round(layout.midline), 0, cols - 1)))
+    if t < 0.0 and layout.mask.any():
+        return BodyZone.ARMS_HANDS
+    run = _axis_run(layout.mask[r], int(np.clip(round(layout.midline), 0, cols - 1)))
     if run is not None and not (run[0] - 1 <= c < run[1] + 1):
         return BodyZone.ARMS_HANDS
+    if t < bands.head_neck:
+        return BodyZone.HEAD_NECK
     if t < bands.chest:
         return BodyZone.CHEST
     if t < bands.abdomen:

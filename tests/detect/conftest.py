@@ -129,18 +129,21 @@ class Body:
 
 
 def synthetic_body(
-    rows: int = 2000, cols: int = 800, spacing: tuple[float, float] = (1.0, 0.8)
+    rows: int = 2000,
+    cols: int = 800,
+    spacing: tuple[float, float] = (1.0, 0.8),
+    arms_up: bool = False,
 ) -> Body:
     """A standing figure: head, trunk, arms apart from the trunk, two legs, feet.
 
-    Proportions are fractions of the body height (1800 mm), laid out in mm and then sampled
-    at ``spacing``.
+    Proportions are fractions of the body height (1800 mm from 100 mm; with ``arms_up`` 1500 mm
+    from 450 mm, hands raised 300 mm above the head), laid out in mm and sampled at ``spacing``.
     """
     img = np.zeros((rows, cols), np.float32)
     rr = (np.arange(rows) + 0.5) * spacing[0]
     cc = (np.arange(cols) + 0.5) * spacing[1]
     r_mm, c_mm = np.meshgrid(rr, cc, indexing="ij")
-    top_mm, height_mm = 100.0, 1800.0
+    top_mm, height_mm = (450.0 if arms_up else 100.0), 1500.0 if arms_up else 1800.0
     mid = cols * spacing[1] / 2
 
     def band(t0: float, t1: float) -> NDArray[np.bool_]:
@@ -153,8 +156,12 @@ def synthetic_body(
     img[band(0.13, 0.18) & span(-50, 50)] = 1.5  # neck
     img[band(0.18, 0.53) & span(-170, 170)] = 2.0  # trunk
     img[band(0.18, 0.21) & span(-250, 250)] = 1.6  # shoulders, joining the arms to the trunk
-    img[band(0.18, 0.55) & span(-250, -200)] = 1.0  # left arm (image left)
-    img[band(0.18, 0.55) & span(200, 250)] = 1.0  # right arm
+    if arms_up:  # raised arms, hands ~ 0.2 of the height above the head
+        img[band(-0.2, 0.21) & span(-250, -200)] = 1.0
+        img[band(-0.2, 0.21) & span(200, 250)] = 1.0
+    else:
+        img[band(0.18, 0.55) & span(-250, -200)] = 1.0  # left arm (image left)
+        img[band(0.18, 0.55) & span(200, 250)] = 1.0  # right arm
     img[band(0.53, 0.96) & (span(-150, -20) | span(20, 150))] = 1.8  # legs
     img[band(0.96, 1.0) & (span(-150, -20) | span(20, 150))] = 1.2  # feet
     top = int(np.ceil(top_mm / spacing[0] - 0.5))

@@ -62,3 +62,22 @@ def test_empty_scan_uses_image_extent() -> None:
     assert (layout.top, layout.bottom) == (0, 499)
     assert assign_zone(layout, (20.0, 100.0)) is BodyZone.HEAD_NECK
     assert assign_zone(layout, (495.0, 100.0)) is BodyZone.FEET
+
+
+def test_raised_arms_do_not_move_the_head() -> None:
+    """With hands above the head, the head top and zones still follow the trunk's axis."""
+    body = synthetic_body(rows=1000, cols=400, spacing=(2.0, 1.6), arms_up=True)
+    layout = body_layout(body.image, step=2)
+    assert abs(layout.top * 2 - body.top) <= 4
+    mid = body.image.shape[1] / 2
+
+    def at(t: float, col_offset_mm: float) -> BodyZone:
+        centre = (body.top + t * body.height, mid + col_offset_mm / body.spacing[1])
+        return assign_zone(layout, centre)
+
+    assert at(0.06, 0) is BodyZone.HEAD_NECK
+    assert at(-0.1, -225) is BodyZone.ARMS_HANDS  # raised hand above the head
+    assert at(0.08, 225) is BodyZone.ARMS_HANDS  # forearm beside the head
+    assert at(0.25, 0) is BodyZone.CHEST
+    assert at(0.40, 0) is BodyZone.ABDOMEN
+    assert at(0.98, 80) is BodyZone.FEET
