@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detect.result import Decision
 from validation import metrics
@@ -142,3 +145,32 @@ def test_exact_interval() -> None:
     assert half["low"] == pytest.approx(0.187086, abs=1e-6)
     assert half["high"] == pytest.approx(0.812914, abs=1e-6)
     assert metrics.exact_interval(0, 0)["low"] is None
+
+
+_scores = st.lists(st.floats(0.0, 1.0), min_size=2, max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_scores, st.data())
+def test_pd_at_fa_properties(scores: list[float], data: st.DataObject) -> None:
+    """Pd at FA never decreases with the rate, and the negatives above t never exceed floor(xN)."""
+    labels = data.draw(st.lists(st.booleans(), min_size=len(scores), max_size=len(scores)))
+    s, y = np.asarray(scores), np.asarray(labels, bool)
+    if y.all() or not y.any():
+        assert metrics.pd_at_fa(s, y, 0.1) is None
+        return
+    pds = [metrics.pd_at_fa(s, y, fa) for fa in (0.0, 0.01, 0.1, 0.3, 1.0)]
+    assert all(a is not None and b is not None and a <= b for a, b in itertools.pairwise(pds))
+    for fa in (0.0, 0.05, 0.25, 0.5):
+        t = metrics.threshold_at_fa(s[~y], fa)
+        assert np.sum(s[~y] > t) <= math.floor(fa * (~y).sum() + 1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_scores, st.data())
+def test_calibration_properties(scores: list[float], data: st.DataObject) -> None:
+    """Bin counts add up to n and ECE lies in [0, 1]."""
+    labels = data.draw(st.lists(st.booleans(), min_size=len(scores), max_size=len(scores)))
+    cal = metrics.calibration(scores, labels)
+    assert int(cal.count.sum()) == len(scores)
+    assert cal.ece is not None and 0.0 <= cal.ece <= 1.0
