@@ -8,6 +8,7 @@ in reverse order.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -70,7 +71,9 @@ def _load_detector(settings: Settings) -> SupportsDetect:
         ) from exc
 
 
+@functools.cache
 def _warm_kernels() -> None:
+    """Compile (or load from cache) the numba kernels once per process."""
     try:
         kernels = importlib.import_module("kernels")
         warmup = getattr(kernels, "warmup", None)
