@@ -33,7 +33,7 @@ def roc_png(pfa: Sequence[float], pd: Sequence[float], auc: float | None) -> byt
     fig, ax = plt.subplots(figsize=_SIZE)
     if len(pfa):
         label = f"AUC = {auc:.3f}" if auc is not None else None
-        ax.step(pfa, pd, where="post", color="C0", label=label)
+        ax.plot(pfa, pd, color="C0", label=label)  # linear between points, as the AUC
         if label:
             ax.legend(loc="lower right")
     else:

@@ -99,7 +99,7 @@ h1{margin-bottom:.2em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margi
 table{border-collapse:collapse;margin:.6em 0} td,th{border:1px solid #ccc;padding:.25em .6em;
 text-align:right} th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
 .plots img{margin:.3em;border:1px solid #ddd}
-.bd{display:flex;gap:1.5em;align-items:flex-start;flex-wrap:wrap}
+.bd{display:flex;gap:1.5em;align-items:flex-start;flex-wrap:wrap} .bd img{max-width:440px}
 .muted{color:#666} dt{font-weight:600;margin-top:.4em}
 """
 
