@@ -81,3 +81,40 @@ def test_raised_arms_do_not_move_the_head() -> None:
     assert at(0.25, 0) is BodyZone.CHEST
     assert at(0.40, 0) is BodyZone.ABDOMEN
     assert at(0.98, 80) is BodyZone.FEET
+
+
+#: Body zones acceptable for each hiding place of the simulator.
+LOCATION_ZONES = {
+    "bra": {BodyZone.CHEST},
+    "waistband": {BodyZone.ABDOMEN, BodyZone.PELVIS_GROIN},
+    "pocket": {BodyZone.PELVIS_GROIN, BodyZone.LEGS},
+    "rectal": {BodyZone.PELVIS_GROIN},
+    "sock": {BodyZone.LEGS, BodyZone.FEET},
+    "shoe": {BodyZone.FEET},
+}
+
+
+def test_zones_of_annotated_objects_in_sample_scans() -> None:
+    """Ground-truth boxes of the sample scans land in the zone of their hiding place."""
+    from detect.preprocess import InputSpec, preprocess
+    from scanner import read_scan, samples
+
+    spec = InputSpec()
+    checked, wrong = 0, []
+    for name in samples.list_samples():
+        scan = read_scan(samples.sample_path(name))
+        pre = preprocess(scan.image, scan.spacing, spec)
+        h, w = pre.valid_shape
+        layout = body_layout(pre.tensor[0, 0, :h, :w] / spec.scale, step=2)
+        for ann in samples.sample_annotations(name):
+            allowed = LOCATION_ZONES.get(str(ann.get("location")))
+            if allowed is None:
+                continue
+            x, y, bw, bh = ann["bbox"]
+            centre = ((y + bh / 2) / pre.scale[0], (x + bw / 2) / pre.scale[1])
+            zone = assign_zone(layout, centre)
+            checked += 1
+            if zone not in allowed:
+                wrong.append(f"{name}: {ann['category']} in {ann['location']} -> {zone.value}")
+    assert checked >= 5
+    assert not wrong, wrong
