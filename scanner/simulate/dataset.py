@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import multiprocessing
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -22,6 +23,7 @@ from scanner.scan import ScanMetadata
 from scanner.simulate.enums import CATEGORY_IDS, Category
 from scanner.simulate.errors import ConfigError
 from scanner.simulate.simulator import SimConfig, SimulatedScan, simulate_scan
+from scanner.simulate.spectrum import make_beam
 
 __all__ = ["MANUFACTURERS", "coco_annotations", "coco_categories", "simulate_dataset", "write_scan"]
 
@@ -185,7 +187,13 @@ def _results(
         for t in tasks:
             yield _run(t)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # spectra are slow to compute: fill the cache once here, forked workers inherit it
+    kvps = [tasks[0].config.kvp] if tasks[0].config.kvp is not None else range(100, 165, 5)
+    for kvp in kvps:
+        make_beam(float(kvp))
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         yield from pool.map(_run, tasks, chunksize=1)
 
 

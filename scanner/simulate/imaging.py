@@ -49,6 +49,10 @@ class Acquisition:
     channel_axis : int
         Image axis along which detector channels are arrayed (0: rows are channels, stripes are
         horizontal; 1: columns are channels, stripes are vertical).
+    bad_channels : int
+        Channels left badly corrected (gain off by 3–30 %).
+    heel : float
+        Amplitude of the smooth residual intensity drift along the detector (heel effect).
     """
 
     kvp: float
@@ -68,6 +72,8 @@ class Acquisition:
     line_sigma: float = 0.002
     dark_sigma: float = 0.0005
     channel_axis: int = 1
+    bad_channels: int = 0
+    heel: float = 0.0
 
     def beam(self, n_bins: int = 12) -> Beam:
         """The binned beam for this acquisition."""
@@ -188,6 +194,11 @@ def form_image(
     n_channels = (rows, cols)[acq.channel_axis]
     n_lines = (rows, cols)[1 - acq.channel_axis]
     gain = 1.0 + np.asarray(rng.normal(0.0, acq.gain_sigma, n_channels))
+    if acq.heel > 0:
+        u = np.linspace(-1.0, 1.0, n_channels)
+        gain *= 1.0 + acq.heel * (rng.uniform(-1, 1) * u + rng.uniform(-1, 1) * (u * u - 0.5))
+    for _ in range(acq.bad_channels):
+        gain[int(rng.integers(n_channels))] *= rng.choice([-1.0, 1.0]) * rng.uniform(0.03, 0.3) + 1
     dark = np.asarray(rng.normal(0.0, acq.dark_sigma, n_channels))
     line = 1.0 + ndimage.gaussian_filter1d(
         rng.normal(0.0, acq.line_sigma, n_lines) * 3.0, 3.0, mode="nearest"

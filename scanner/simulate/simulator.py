@@ -9,13 +9,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from scanner.simulate import _raster as R
 from scanner.simulate._raster import Canvas
 from scanner.simulate.contraband import KINDS, make_contraband
 from scanner.simulate.distractors import sample_distractors
 from scanner.simulate.enums import Category, Concealment, Location, Pose, Sex
 from scanner.simulate.errors import ConfigError
 from scanner.simulate.imaging import Acquisition, form_image
-from scanner.simulate.materials import DetectorMaterial
+from scanner.simulate.materials import DetectorMaterial, Material
 from scanner.simulate.objects import Placed, splat
 from scanner.simulate.phantom import Body, body_extent, draw_body, hiding_places, sample_body
 from scanner.simulate.placement import choose_location, choose_pose
@@ -282,6 +283,8 @@ def _acquisition(rng: np.random.Generator, cfg: SimConfig) -> Acquisition:
         line_sigma=_loguniform(rng, 0.0003, 0.006),
         dark_sigma=float(rng.uniform(0.0, 0.002)),
         channel_axis=int(rng.integers(2)),
+        bad_channels=int(rng.choice(4, p=[0.7, 0.15, 0.1, 0.05])),
+        heel=float(rng.uniform(0.0, 0.02)),
     )  # fmt: skip
 
 
@@ -317,6 +320,7 @@ def simulate_scan(
              math.ceil((x1 - x0 + side[0] + side[1]) / pc))  # fmt: skip
     cv = Canvas(shape, (pr, pc), (y0 - top, x0 - side[0]))
     draw_body(cv, body, rng)
+    _scanner_hardware(cv, body, rng, bottom)
 
     # --- contraband ------------------------------------------------------------------------
     has_phone = (
@@ -385,6 +389,27 @@ def simulate_scan(
         transmission=measured, attenuation=attenuation.astype(np.float32), spacing=(pr, pc),
         objects=objects, distractors=distractors, acquisition=acq, body=body,
     )  # fmt: skip
+
+
+def _scanner_hardware(cv: Canvas, body: Body, rng: np.random.Generator, bottom: float) -> None:
+    """Parts of the scanner in the field of view: the platform under the feet, a handrail."""
+    x0 = cv.origin[1]
+    x1 = x0 + cv.shape[1] * cv.pitch[1]
+    floor = body.height + body.sole
+    if rng.random() < 0.6:
+        thick = float(rng.uniform(8, 40))
+        material = Material.ALUMINIUM if rng.random() < 0.7 else Material.STEEL
+        depth = float(
+            rng.uniform(40, 400) if material is Material.ALUMINIUM else rng.uniform(5, 60)
+        )
+        R.put(cv, material, R.box(cv, x0, x1, floor + 1.0, floor + 1.0 + min(thick, bottom), depth))
+    if rng.random() < 0.25:
+        side = float(rng.choice([-1.0, 1.0]))
+        x = float(rng.uniform(0.3, 0.9)) * (x1 if side > 0 else x0)
+        top = float(rng.uniform(0.35, 0.6)) * body.height
+        outer = R.segment(cv, (x, top), (x, floor), 16, 16, caps=False)
+        inner = R.segment(cv, (x, top), (x, floor), 14.5, 14.5, caps=False)
+        R.put(cv, Material.STEEL, R.shell(outer, inner))
 
 
 def _record(placed: Placed, category: str, concealment: str, location: str) -> SimObject:
