@@ -40,6 +40,7 @@ class AuditAction(StrEnum):
     SCAN_VIEW = "scan.view"
     SCAN_IMAGE = "scan.image"
     SCAN_DICOM = "scan.dicom"
+    SCAN_EXPORT = "scan.export"
     SCAN_REVIEW = "scan.review"
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 from typing import Any
 
@@ -352,3 +353,23 @@ class TestEvents:
         assert kinds == ["scan", "review"]
         assert published[0][1] == scan
         assert published[1][1]["review"]["outcome"] == "confirmed"
+
+
+def test_export_ndjson(
+    client: TestClient, tokens: dict[Role, str], clear_scan: bytes, alarm_scan: bytes
+) -> None:
+    """Validators export every matching scan as NDJSON, filters applied; operators may not."""
+    station = tokens[Role.STATION]
+    ids = [submit(client, station, data).json()["id"] for data in (clear_scan, alarm_scan) * 2]
+    response = client.get("/api/v1/scans/export.ndjson", headers=auth(tokens[Role.VALIDATOR]))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    rows = [json.loads(line) for line in response.text.splitlines()]
+    assert [row["id"] for row in rows] == list(reversed(ids))
+    alarms = client.get(
+        "/api/v1/scans/export.ndjson",
+        params={"decision": "ALARM", "token": tokens[Role.VALIDATOR]},
+    )
+    assert [json.loads(line)["id"] for line in alarms.text.splitlines()] == [ids[3], ids[1]]
+    denied = client.get("/api/v1/scans/export.ndjson", headers=auth(tokens[Role.OPERATOR]))
+    assert denied.status_code == 403

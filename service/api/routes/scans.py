@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
@@ -176,43 +178,104 @@ async def submit_scan(
     return await run_in_threadpool(services.pipeline.submit, data, submission)
 
 
-@router.get("", response_model=ScansPublic, responses=_ERRORS, summary="List scans")
-def list_scans(
-    services: ServicesDep,
-    principal: Viewer,
-    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+def scan_filter(
     station_id: Annotated[str | None, Query(max_length=64)] = None,
     decision: Decision | None = None,
     status: ScanStatus | None = None,
     since: Annotated[dt.datetime | None, Query(description="received at or after")] = None,
     until: Annotated[dt.datetime | None, Query(description="received before")] = None,
-) -> ScansPublic:
-    """Scans newest first; ``count`` is the number matching the filters."""
+) -> ScanFilter:
+    """The listing filters from the query (naive date-times are taken as UTC)."""
     since_utc, until_utc = _as_utc(since), _as_utc(until)
     if since_utc is not None and until_utc is not None and since_utc >= until_utc:
         raise InvalidParameterError(
             f"since ({since_utc.isoformat()}) must be before until ({until_utc.isoformat()})"
         )
-    filters = ScanFilter(
+    return ScanFilter(
         station_id=station_id, decision=decision, status=status, since=since_utc, until=until_utc
     )
+
+
+FilterDep = Annotated[ScanFilter, Depends(scan_filter)]
+
+
+def _filter_detail(filters: ScanFilter) -> dict[str, Any]:
+    return {
+        "station_id": filters.station_id,
+        "decision": filters.decision.value if filters.decision else None,
+        "status": filters.status.value if filters.status else None,
+        "since": filters.since.isoformat() if filters.since else None,
+        "until": filters.until.isoformat() if filters.until else None,
+    }
+
+
+@router.get("", response_model=ScansPublic, responses=_ERRORS, summary="List scans")
+def list_scans(
+    services: ServicesDep,
+    principal: Viewer,
+    filters: FilterDep,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ScansPublic:
+    """Scans newest first; ``count`` is the number matching the filters."""
     data, count = services.store.list_scans(filters, offset=offset, limit=limit)
     services.store.record(
         actor=principal.actor,
         action=AuditAction.SCAN_LIST,
         detail={
-            "station_id": station_id,
-            "decision": decision.value if decision else None,
-            "status": status.value if status else None,
-            "since": since_utc.isoformat() if since_utc else None,
-            "until": until_utc.isoformat() if until_utc else None,
+            **_filter_detail(filters),
             "offset": offset,
             "limit": limit,
             "returned": [scan.id for scan in data],
         },
     )
     return ScansPublic(data=data, count=count)
+
+
+_EXPORT_PAGE = 200
+
+
+@router.get(
+    "/export.ndjson",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}}, **_ERRORS},
+    summary="Export scans with results as NDJSON",
+)
+def export_scans(
+    services: ServicesDep, principal: ExporterQ, filters: FilterDep
+) -> StreamingResponse:
+    """Every matching scan (one ScanPublic JSON per line, newest first).
+
+    Scans received after the export started are left out, so the export is consistent.
+    """
+    now = dt.datetime.now(dt.UTC)
+    until = now if filters.until is None else min(filters.until, now)
+    frozen = ScanFilter(
+        station_id=filters.station_id,
+        decision=filters.decision,
+        status=filters.status,
+        since=filters.since,
+        until=until,
+    )
+    services.store.record(
+        actor=principal.actor, action=AuditAction.SCAN_EXPORT, detail=_filter_detail(frozen)
+    )
+
+    def lines() -> Iterator[str]:
+        offset = 0
+        while True:
+            page, _ = services.store.list_scans(frozen, offset=offset, limit=_EXPORT_PAGE)
+            for scan in page:
+                yield scan.model_dump_json() + "\n"
+            if len(page) < _EXPORT_PAGE:
+                return
+            offset += _EXPORT_PAGE
+
+    return StreamingResponse(
+        lines(),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": 'attachment; filename="scans.ndjson"'},
+    )
 
 
 def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
