@@ -83,6 +83,7 @@ ROUTES: list[tuple[str, str, set[Role]]] = [
     ("GET", f"/api/v1/scans/{SCAN_ID}", {Role.OPERATOR, Role.VALIDATOR, Role.ADMIN}),
     ("GET", f"/api/v1/scans/{SCAN_ID}/image.png", {Role.OPERATOR, Role.VALIDATOR, Role.ADMIN}),
     ("GET", f"/api/v1/scans/{SCAN_ID}/dicom", {Role.VALIDATOR, Role.ADMIN}),
+    ("GET", "/api/v1/scans/export.ndjson", {Role.VALIDATOR, Role.ADMIN}),
     ("POST", f"/api/v1/scans/{SCAN_ID}/review", {Role.OPERATOR, Role.ADMIN}),
     ("GET", "/api/v1/tokens", {Role.ADMIN}),
     ("POST", "/api/v1/tokens", {Role.ADMIN}),

@@ -49,6 +49,7 @@ _paths = st.sampled_from(
         "/api/v1/scans/{id}/dicom",
         "/api/v1/scans/{id}/image.png",
         "/api/v1/scans/{id}/review",
+        "/api/v1/scans/export.ndjson",
         "/api/v1/tokens",
         "/api/v1/tokens/{id}",
         "/metrics",
