@@ -11,6 +11,7 @@ from typing import TypeAlias
 
 import numpy as np
 
+import kernels
 from detect import errors
 from detect.calibration import calibrate_labels
 from detect.decision import decide, scan_score
@@ -154,7 +155,8 @@ class Detector:
         return self._identity
 
     def warmup(self) -> None:
-        """Run the model once on a blank input so the first scan is not slowed by set-up."""
+        """Load the compiled kernels and run the model once, so the first scan is not slowed."""
+        kernels.warmup()
         m = self.manifest.input.pad_multiple
         side = max(m, 64)
         self.session.run(np.zeros((1, 1, -(-side // m) * m, -(-side // m) * m), np.float32))

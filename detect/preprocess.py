@@ -1,39 +1,27 @@
 """Scan → model input tensor. Training and inference both use :func:`preprocess`.
 
-Steps (the detector contract): attenuation → destripe (optional) → resample to the working pitch
-→ ``clip(attenuation * scale, 0, clip_max)`` → zero-pad bottom/right to a multiple of
-``pad_multiple`` → float32 tensor ``[1, 1, H, W]``.
+Steps (the detector contract): attenuation → :func:`kernels.destripe` (optional) →
+:func:`kernels.resample` to the working pitch → ``clip(attenuation * scale, 0, clip_max)`` →
+zero-pad bottom/right to a multiple of ``pad_multiple`` → float32 tensor ``[1, 1, H, W]``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from detect.errors import InputError
-from kernels import KernelError
-from kernels import resample as _resample
+from kernels import KernelError, destripe, resample
 from models.manifest import InputSpec
 
 __all__ = ["InputSpec", "Preprocessed", "Window", "content_window", "preprocess"]
 
 logger = logging.getLogger(__name__)
 
-_Filter = Callable[[NDArray[np.float32]], NDArray[np.float32]]
-_destripe: _Filter
-try:
-    from kernels.destripe import destripe as _kernel_destripe
-
-    _destripe = _kernel_destripe
-except ImportError:  # kernels without destripe: use the scipy stand-in
-    from detect._fallback import destripe as _fallback_destripe
-
-    _destripe = _fallback_destripe
 
 #: Smallest scan side (in original pixels) the detector accepts.
 MIN_SIDE = 8
@@ -117,8 +105,8 @@ def preprocess(
     arr = _check_inputs(image, spacing)
     try:
         if spec.destripe:
-            arr = _destripe(arr)
-        work = _resample(arr, (float(spacing[0]), float(spacing[1])), float(spec.pitch_mm)).image
+            arr = destripe(arr)
+        work = resample(arr, (float(spacing[0]), float(spacing[1])), float(spec.pitch_mm)).image
     except KernelError as exc:
         raise InputError(f"cannot preprocess the scan: {exc}") from exc
     h, w = int(work.shape[0]), int(work.shape[1])

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from detect.errors import InputError
 from detect.result import Decision, Result
-from kernels import ColourMap, KernelError, pseudo_colour, window_level
+from kernels import ColourMap, KernelError, clahe, pseudo_colour, unsharp, window_level
 from scanner.scan import Scan
 
 __all__ = ["CLASS_COLOURS", "auto_window", "render_scan_png"]
@@ -47,11 +47,9 @@ def auto_window(image: NDArray[np.float32]) -> tuple[float, float]:
 
 
 def _enhance(u8: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """Local contrast enhancement (CLAHE) of an 8-bit image."""
-    from skimage.exposure import equalize_adapthist
-
-    out = equalize_adapthist(u8, clip_limit=0.01)
-    return np.asarray(np.round(out * 255.0), dtype=np.uint8)
+    """Local contrast (CLAHE) then mild sharpening of an 8-bit image."""
+    out = unsharp(clahe(u8, clip_limit=0.01), radius=1.5, amount=0.5)
+    return np.asarray(np.round(np.clip(out, 0.0, 1.0) * 255.0), dtype=np.uint8)
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -88,7 +86,8 @@ def render_scan_png(
     colormap : str
         ``"grey"``, ``"density"`` or ``"hot"`` (:class:`kernels.ColourMap`).
     enhance : bool
-        Apply local contrast enhancement (CLAHE) after windowing.
+        Apply local contrast enhancement after windowing (:func:`kernels.clahe`, then a mild
+        :func:`kernels.unsharp`).
     boxes : bool
         Draw the findings' boxes, labels and confidences, and the decision banner.
 

@@ -11,24 +11,17 @@ is anything above the head.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-import kernels as _kernels
-from detect._fallback import body_mask as _fallback_body_mask
 from detect.result import BodyZone
+from kernels import body_mask
 
 __all__ = ["BodyLayout", "ZoneBands", "assign_zone", "body_layout"]
 
 logger = logging.getLogger(__name__)
-
-#: ``kernels.body_mask`` when this build has it, else the scipy stand-in.
-_body_mask: Callable[[NDArray[np.float32]], NDArray[np.bool_]] = getattr(
-    _kernels, "body_mask", _fallback_body_mask
-)
 
 
 @dataclass(frozen=True)
@@ -87,7 +80,7 @@ def body_layout(image: NDArray[np.float32], step: int = 1) -> BodyLayout:
         Falls back to the whole image when no body is found.
     """
     sub = np.ascontiguousarray(image[::step, ::step], dtype=np.float32)
-    mask: NDArray[np.bool_] = np.asarray(_body_mask(sub), dtype=np.bool_)
+    mask: NDArray[np.bool_] = np.asarray(body_mask(sub), dtype=np.bool_)
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
         logger.debug("no body found in the scan; zones use the image extent")
