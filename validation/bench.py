@@ -49,6 +49,10 @@ DEFINITIONS: dict[str, str] = {
         "score exceeds t"
     ),
     "roc_auc": "area under the ROC curve of scan score vs has_phone (ties count one half)",
+    "operating_points": (
+        "Pd and Pfa had the alarm threshold been t (alarm when scan score >= t, as the decision "
+        "rule), for choosing the manifest's alarm threshold"
+    ),
     "decision": (
         "pd = positive scans decided ALARM / positive scans; pfa = negative scans decided ALARM / "
         "negative scans; INCONCLUSIVE counts as not alarming in both and is reported as "
@@ -367,6 +371,7 @@ def build_report(
             _fa_key(fa): math.floor(fa * int((~labels).sum()) + 1e-9) for fa in metrics.FA_RATES
         },
         "decision": metrics.decision_rates(decisions, labels),
+        "operating_points": metrics.operating_points(scores, labels),
         "roc_curve": {"pfa": fpr, "pd": tpr},
     }
     cal = metrics.calibration(scores, labels)

@@ -93,6 +93,31 @@ def pd_at_fa(scores: ArrayLike, labels: ArrayLike, fa: float) -> float | None:
     return float(np.mean(s[y] > t))
 
 
+#: Scan-score thresholds of the operating-point table.
+OPERATING_THRESHOLDS: tuple[float, ...] = (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def operating_points(
+    scores: ArrayLike, labels: ArrayLike, thresholds: Sequence[float] = OPERATING_THRESHOLDS
+) -> list[dict[str, float | None]]:
+    """Pd and Pfa if the alarm threshold were ``t`` (alarm when score >= t, as the decision rule).
+
+    Returns one ``{"threshold", "pd", "pfa"}`` per threshold (rates None without that class).
+    """
+    s, y = _arrays(scores, labels)
+    out: list[dict[str, float | None]] = []
+    for t in thresholds:
+        alarm = s >= t
+        out.append(
+            {
+                "threshold": float(t),
+                "pd": float(alarm[y].mean()) if y.any() else None,
+                "pfa": float(alarm[~y].mean()) if (~y).any() else None,
+            }
+        )
+    return out
+
+
 def decision_rates(decisions: Sequence[Decision | str], labels: ArrayLike) -> dict[str, object]:
     """Counts of each decision and the Pd / Pfa / inconclusive rates of the decision rule.
 

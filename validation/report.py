@@ -183,6 +183,14 @@ def render_html(report: Mapping[str, Any]) -> str:
                 ]
             ],
         ),
+        "<h3>Alarm threshold alternatives (alarm when scan score ≥ t)</h3>",
+        _table(
+            ["t", *[f"{p['threshold']:g}" for p in scan.get("operating_points", [])]],
+            [
+                ["Pd", *[p["pd"] for p in scan.get("operating_points", [])]],
+                ["Pfa", *[p["pfa"] for p in scan.get("operating_points", [])]],
+            ],
+        ),
         "<h2>Boxes</h2>",
         _table(
             ["class", "AP50", "AP50:95", "recall @ IoU 0.5", "boxes", "findings", "AP50 95 % CI"],

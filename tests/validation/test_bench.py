@@ -71,6 +71,9 @@ def test_scan_level(planned_run: tuple[dict[str, Any], Path]) -> None:
     scan = planned_run[0]["scan"]
     assert scan["roc_auc"] == pytest.approx(8 / 9, abs=1e-9)
     assert set(scan["pd_at_fa"]) == {"0.01", "0.02", "0.05", "0.1"}
+    points = {p["threshold"]: (p["pd"], p["pfa"]) for p in scan["operating_points"]}
+    assert points[0.6] == pytest.approx((2 / 3, 1 / 3))  # 0.9, 0.7 | 0.65
+    assert points[0.3] == pytest.approx((1.0, 2 / 3))  # all | 0.65, 0.3 (score >= t)
     for fa, pd in scan["pd_at_fa"].items():
         assert pd == pytest.approx(2 / 3, abs=1e-9), fa
         assert scan["threshold_at_fa"][fa] == pytest.approx(0.65)
