@@ -59,12 +59,26 @@ def _bilateral(image, spatial, half_inv_var, out):  # type: ignore[no-untyped-de
                 padded[p] = image[r, src[p]]
             for kc in range(win):
                 ws = spatial[kr, kc]
+                # A slice, not padded[j + kc]: that index would get a wraparound check that
+                # stops the loop from vectorising.
+                shifted = padded[kc : kc + cols]
                 for j in range(cols):
-                    v = padded[j + kc]
+                    v = shifted[j]
                     d = v - centre[j]
                     e = max(one - d * d * c, zero)
-                    for _ in range(_SQUARINGS):
-                        e = e * e
+                    # Twelve squarings, written out so the loop over j vectorises.
+                    e = e * e
+                    e = e * e
+                    e = e * e
+                    e = e * e
+                    e = e * e
+                    e = e * e
+                    e = e * e
+                    e = e * e
+                    e = e * e
+                    e = e * e
+                    e = e * e
+                    e = e * e
                     w = ws * e
                     num[j] += w * v
                     den[j] += w

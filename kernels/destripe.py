@@ -5,8 +5,8 @@ by default) has its own gain, which after the logarithm is an additive offset co
 the scan direction, i.e. a stripe. The offsets are estimated robustly and subtracted:
 
 1. ``delta[j] = median over rows of (image[:, j] - image[:, j - 1])``: the median ignores body
-   edges, which cross a given pair of columns in few rows. At most 512 evenly spaced rows
-   (every ``ceil(rows / 512)``-th row, from row 0) are used, which keeps the cost low without
+   edges, which cross a given pair of columns in few rows. At most 256 evenly spaced rows
+   (every ``ceil(rows / 256)``-th row, from row 0) are used, which keeps the cost low without
    a visible loss;
 2. ``profile = cumsum(delta)`` (``profile[0] = 0``) is the stripe pattern plus a smooth trend
    (anatomy, slow gain drift);
@@ -38,7 +38,7 @@ __all__ = ["DEFAULT_STRIPE_SIGMA", "destripe", "stripe_profile"]
 DEFAULT_STRIPE_SIGMA = 5.0
 
 # Rows used for the medians (an even subsample of taller images).
-_MAX_ROWS = 512
+_MAX_ROWS = 256
 
 # Columns gathered together so the row-by-row reads stay within a cache line.
 _BLOCK = 16

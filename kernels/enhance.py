@@ -39,18 +39,26 @@ def _gaussian_weights(sigma: float) -> NDArray[np.float32]:
 
 @pjit
 def _blur_rows(image, weights, src, out):  # type: ignore[no-untyped-def]
-    """Convolve each row with ``weights`` (padded positions read from ``src``)."""
+    """Convolve each row with the symmetric ``weights`` (padded positions read from ``src``)."""
     rows, cols = image.shape
-    taps = weights.shape[0]
+    radius = weights.shape[0] // 2
     for i in prange(rows):
         padded = np.empty(src.shape[0], dtype=np.float32)
         for p in range(src.shape[0]):
             padded[p] = image[i, src[p]]
-        acc = np.zeros(cols, dtype=np.float32)
-        for t in range(taps):
-            w = weights[t]
+        # Slices, not padded[j + k]: an index Numba cannot prove >= 0 gets a wraparound check
+        # that stops the loop from vectorising.
+        w0 = weights[radius]
+        mid = padded[radius : radius + cols]
+        acc = np.empty(cols, dtype=np.float32)
+        for j in range(cols):
+            acc[j] = w0 * mid[j]
+        for t in range(1, radius + 1):
+            w = weights[radius + t]
+            left = padded[radius - t : radius - t + cols]
+            right = padded[radius + t : radius + t + cols]
             for j in range(cols):
-                acc[j] += w * padded[j + t]
+                acc[j] += w * (left[j] + right[j])
         for j in range(cols):
             out[i, j] = acc[j]
 
@@ -59,15 +67,20 @@ def _blur_rows(image, weights, src, out):  # type: ignore[no-untyped-def]
 def _blur_cols_unsharp(image, blurred_rows, weights, src, amount, out):  # type: ignore[no-untyped-def]
     """Blur along columns; out = image + amount * (image - blur), or the blur if amount is nan."""
     rows, cols = image.shape
-    taps = weights.shape[0]
+    radius = weights.shape[0] // 2
     sharpen = not np.isnan(amount)
     for i in prange(rows):
-        acc = np.zeros(cols, dtype=np.float32)
-        for t in range(taps):
-            w = weights[t]
-            r = src[i + t]
+        w0 = weights[radius]
+        centre = blurred_rows[src[i + radius]]
+        acc = np.empty(cols, dtype=np.float32)
+        for j in range(cols):
+            acc[j] = w0 * centre[j]
+        for t in range(1, radius + 1):
+            w = weights[radius + t]
+            above = blurred_rows[src[i + radius - t]]
+            below = blurred_rows[src[i + radius + t]]
             for j in range(cols):
-                acc[j] += w * blurred_rows[r, j]
+                acc[j] += w * (above[j] + below[j])
         if sharpen:
             for j in range(cols):
                 x = image[i, j]

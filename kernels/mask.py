@@ -47,8 +47,9 @@ def _box_mean_rows(image, size, out):  # type: ignore[no-untyped-def]
             padded[p] = image[i, src[p]]
         acc = np.zeros(cols, dtype=np.float32)
         for t in range(size):
+            shifted = padded[t : t + cols]  # a slice vectorises, padded[j + t] does not
             for j in range(cols):
-                acc[j] += padded[j + t]
+                acc[j] += shifted[j]
         for j in range(cols):
             out[i, j] = acc[j] * inv
 

@@ -69,6 +69,15 @@ def _log_transmission(counts, air, dark, epsilon, out):  # type: ignore[no-untyp
 
 
 @pjit
+def _apply_table(counts, table, out):  # type: ignore[no-untyped-def]
+    """out = table[counts] for integer counts (a precomputed value for every possible count)."""
+    rows, cols = counts.shape
+    for i in prange(rows):
+        for j in range(cols):
+            out[i, j] = table[counts[i, j]]
+
+
+@pjit
 def _log_flat_field(counts, flat, dark, epsilon, out):  # type: ignore[no-untyped-def]
     """out = -ln(max((counts - dark) / (flat - dark), epsilon)) with per-pixel flat and dark."""
     rows, cols = counts.shape
@@ -188,7 +197,14 @@ def counts_to_attenuation(
             f"air_level ({air:g}) must be above the dark level ({dark_level:g}); "
             "check that counts are linear (larger = brighter) and not already log values"
         )
-    _log_transmission(arr, float(air), float(dark_level), eps, out)
+    if arr.dtype == np.uint16:
+        # 65536 possible counts: compute each attenuation once, then look it up (same formula).
+        levels = np.arange(65536, dtype=np.float32).reshape(1, -1)
+        table = np.empty(levels.shape, dtype=np.float32)
+        _log_transmission(levels, float(air), float(dark_level), eps, table)
+        _apply_table(arr, table[0], out)
+    else:
+        _log_transmission(arr, float(air), float(dark_level), eps, out)
     return out
 
 

@@ -11,9 +11,9 @@ from tests.kernels.conftest import SHAPES, body_phantom
 
 
 def _reference(image, sigma=5.0):
-    """numpy: median column steps (<= 512 rows), cumsum, Gaussian high-pass, subtract."""
+    """numpy: median column steps (<= 256 rows), cumsum, Gaussian high-pass, subtract."""
     x = image.astype(np.float32)
-    step = max(1, -(-x.shape[0] // 512))
+    step = max(1, -(-x.shape[0] // 256))
     steps = np.median(np.diff(x[::step], axis=1), axis=0).astype(np.float64)
     profile = np.concatenate([[0.0], np.cumsum(steps)])
     offset = profile - ndimage.gaussian_filter1d(profile, sigma, mode="nearest", truncate=4.0)
