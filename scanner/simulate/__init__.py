@@ -19,7 +19,7 @@ Quick use::
                         # pitch_mm, scatter, blur, noise and stripe settings
     scan.has_phone      # bool
 
-Every ``SimConfig`` field left ``None`` is drawn at random per scan: pitch 0.6–2 mm (sometimes
+Every ``SimConfig`` field left ``None`` is drawn at random per scan: pitch 0.5–2 mm (sometimes
 anisotropic), 100–160 kVp, 1–3 mm Al + 0–1 mm Cu, CsI/CdWO4/Gd2O2S detector, dose 0.1–4 µGy,
 phones in ``positive_fraction`` of scans (1–3, any of the three kinds), 0–3 other contraband,
 0–2.5 amount of distractors, male/female phantom of 1.5–2.0 m with three arm poses.

@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=float,
         nargs="+",
         metavar="MM",
-        help="pixel spacing: one value, or row and column (default: random 0.6-2 mm)",
+        help="pixel spacing: one value, or row and column (default: random 0.5-2 mm)",
     )
     sim.add_argument("--kvp", type=float, help="tube voltage (default: random 100-160)")
     sim.add_argument(

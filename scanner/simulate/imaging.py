@@ -183,6 +183,11 @@ def form_image(
         img = ndimage.gaussian_filter(img, sig, mode="nearest", truncate=3.0)
     noise = rng.standard_normal(img.shape, dtype=np.float32)
     noise *= np.sqrt(np.maximum(img, 0) * np.float32(1.0 / n_air))
+    # Poisson statistics where few photons arrive (behind metal, low dose); Gaussian elsewhere
+    low = img * np.float32(n_air) < 30.0
+    if low.any():
+        expected = np.maximum(img[low], 0) * n_air
+        noise[low] = (rng.poisson(expected) - expected).astype(np.float32) / np.float32(n_air)
     img = img + noise
     if acq.crosstalk_px > 0.05:
         img = ndimage.gaussian_filter(img, acq.crosstalk_px, mode="nearest", truncate=3.0)

@@ -43,7 +43,7 @@ class Body:
     sleeves_to: float  # fraction of the arm covered by sleeves
     sole: float  # shoe sole height (0: barefoot)
     sole_density: float  # foam (0.25) … solid rubber (0.9), relative
-    lean: float  # small sideways lean of the whole body (rad)
+    arm_asym: float  # relative difference between the left and right arm angles
 
     def frac(self, f: float) -> float:
         """``f`` times the standing height."""
@@ -99,7 +99,7 @@ def sample_body(
         sleeves_to=float(rng.choice([0.0, 0.35, 1.0, 1.0])),
         sole=float(rng.choice([0.0, rng.uniform(12, 40)], p=[0.15, 0.85])),
         sole_density=float(rng.uniform(0.25, 0.9)),
-        lean=float(rng.normal(0, 0.015)),
+        arm_asym=float(rng.normal(0, 0.12)),
     )  # fmt: skip
 
 
@@ -107,7 +107,7 @@ def _arm_points(body: Body, side: int) -> tuple[tuple[float, float], ...]:
     """Shoulder, elbow, wrist and hand-tip positions of one arm (side = -1 right, +1 left)."""
     sh = (side * body.shoulder * 0.93, body.frac(0.19))
     upper, fore, hand = body.frac(0.186), body.frac(0.146), body.frac(0.108)
-    a1 = body.arm_angle
+    a1 = body.arm_angle * (1 + side * body.arm_asym)
     a2 = a1 + (body.elbow_flex if body.pose is Pose.ARMS_UP else -body.elbow_flex * 0.5)
     el = (sh[0] + side * upper * math.sin(a1), sh[1] + upper * math.cos(a1))
     wr = (el[0] + side * fore * math.sin(a2), el[1] + fore * math.cos(a2))

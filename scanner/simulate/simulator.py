@@ -37,7 +37,7 @@ class SimConfig:
     Attributes
     ----------
     pitch_mm : (float, float), optional
-        Pixel spacing (row, col) in mm, each 0.25–5. Random: 0.6–2.0, sometimes anisotropic.
+        Pixel spacing (row, col) in mm, each 0.25–5. Random: 0.5–2.0, sometimes anisotropic.
     kvp : float, optional
         Tube voltage (random 100–160).
     al_mm, cu_mm : float, optional
@@ -254,7 +254,7 @@ def _acquisition(rng: np.random.Generator, cfg: SimConfig) -> Acquisition:
     if cfg.pitch_mm is not None:
         pitch = cfg.pitch_mm
     else:
-        row = _loguniform(rng, 0.6, 2.0)
+        row = _loguniform(rng, 0.5, 2.0)
         col = row if rng.random() < 0.6 else float(np.clip(row * rng.uniform(0.7, 1.4), 0.5, 2.0))
         pitch = (row, col)
     det = cfg.detector or DetectorMaterial(

@@ -76,3 +76,20 @@ def test_quantum_noise_follows_dose() -> None:
     quieter, _ = form_image(cv, acq.__class__(**{**acq.__dict__, "dose_ugy": 1.0}),
                             np.random.default_rng(1))  # fmt: skip
     assert float(np.std(-np.log(quieter))) == pytest.approx(sigma / 2, rel=0.15)
+
+
+def test_low_counts_follow_poisson_statistics() -> None:
+    """Behind dense material at low dose the counts are Poisson: whole photons, mean preserved."""
+    cv = _abdomen((120, 120))
+    cv.maps[Material.BONE][:] = 60.0
+    acq = Acquisition(100.0, 2.5, 0.5, DetectorMaterial.CSI, 3.0, 0.1, (1.0, 1.0),
+                      scatter_fraction=0.0, blur_mm=(0.0, 0.0), electronic_noise=0.0, swank=1.0,
+                      gain_sigma=0.0, line_sigma=0.0, dark_sigma=0.0)  # fmt: skip
+    measured, clean = form_image(cv, acq, np.random.default_rng(2))
+    beam = acq.beam()
+    n_air = beam.photons_per_mm2_per_ugy * acq.dose_ugy * beam.efficiency * acq.swank
+    counts = measured.astype(np.float64) * n_air
+    assert float(clean.mean()) * n_air < 30  # the Poisson regime
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-3)
+    assert counts.min() > -1e-3
+    assert float(counts.mean()) == pytest.approx(float(clean.mean()) * n_air, rel=0.05)
