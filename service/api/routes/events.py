@@ -148,7 +148,8 @@ async def stream_events(
     """Stream ``scan`` and ``review`` events until the client disconnects.
 
     Needs a token whose role may view scans (operator, validator, admin), in the
-    ``Authorization`` header or the ``token`` query parameter.
+    ``Authorization`` header or the ``token`` query parameter. The heartbeat interval is
+    ``HEARTBEAT_S`` unless ``app.state.events_heartbeat_s`` sets another.
     """
     bus = services.events
     logger.debug("event stream opened by %s", principal.actor)
