@@ -53,14 +53,18 @@ def _model_scans(count: int) -> tuple[Any, list[bytes]]:
     from scanner.simulate import simulate_scan
 
     detector = detect.load_detector()
-    scans = []
-    for seed in range(count):
+    with_objects: list[bytes] = []
+    without: list[bytes] = []
+    for seed in range(4 * count):
         simulated = simulate_scan(seed)
         ds = encode_dicom(simulated.transmission, simulated.spacing, ENCODINGS["lin-mono2-16"])
         buffer = io.BytesIO()
         ds.save_as(buffer, enforce_file_format=True)
-        scans.append(buffer.getvalue())
-    return detector, scans
+        (with_objects if simulated.objects else without).append(buffer.getvalue())
+        if len(with_objects) >= count - 1 and without:
+            break
+    # oldest first: a clean scan, then scans with contraband (the newest is shown in the viewer)
+    return detector, (without[:1] + with_objects)[-count:]
 
 
 def _test_scans() -> tuple[Any, list[bytes]]:
