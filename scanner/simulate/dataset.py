@@ -91,7 +91,7 @@ def write_scan(
     Returns
     -------
     dict
-        ``file_name``, ``width``, ``height``, ``has_phone``, ``kvp``, ``pitch_mm``, ``dose_ugy``,
+        ``file_name``, ``width``, ``height``, ``has_phone``, ``kvp``, ``pitch_mm``, ``dose_uGy``,
         ``encoding``, ``manufacturer`` and the other acquisition parameters.
     """
     from scanner import encoding as enc_mod
@@ -130,7 +130,7 @@ def write_scan(
         "has_phone": scan.has_phone,
         "kvp": round(acq.kvp, 2),
         "pitch_mm": [round(acq.pitch_mm[0], 4), round(acq.pitch_mm[1], 4)],
-        "dose_ugy": round(acq.dose_ugy, 4),
+        "dose_uGy": round(acq.dose_ugy, 4),
         "encoding": enc.describe(),
         "spacing_tag": str(enc.spacing_tag),
         "manufacturer": vendor,

@@ -265,4 +265,9 @@ def _footprint_box(
         y0, y1 = (y0 + y1) / 2 - 0.5, (y0 + y1) / 2 + 0.5
     x0, x1 = max(x0, 0.0), min(x1, float(cv.shape[1]))
     y0, y1 = max(y0, 0.0), min(y1, float(cv.shape[0]))
-    return [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)]
+    return [
+        round(float(x0), 2),
+        round(float(y0), 2),
+        round(float(x1 - x0), 2),
+        round(float(y1 - y0), 2),
+    ]

@@ -133,7 +133,7 @@ def render_gallery(samples_dir: str | Path, out_dir: str | Path, limit: int = 6)
             ax.add_patch(Rectangle((x - 1, y - 1), w + 2, h + 2, fill=False, lw=1.2, color=colour))
             ax.text(x, y - 4, f"{names[ann['category_id']]} ({ann['kind']})", color=colour,
                     fontsize=6, va="bottom")  # fmt: skip
-        ax.set_title(f"{image['caption']}\n{image['kvp']:.0f} kVp, {image['dose_ugy']:.2f} µGy, "
+        ax.set_title(f"{image['caption']}\n{image['kvp']:.0f} kVp, {image['dose_uGy']:.2f} µGy, "
                      f"{image['encoding'].split(',')[0]}", fontsize=7)  # fmt: skip
         ax.set_axis_off()
         fig.tight_layout()

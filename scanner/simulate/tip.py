@@ -470,7 +470,7 @@ def write_projection(
             "has_phone": obj.category == Category.PHONE.value,
             "kvp": scan.metadata.kvp,
             "pitch_mm": [float(scan.spacing[0]), float(scan.spacing[1])],
-            "dose_ugy": None,
+            "dose_uGy": None,
             "encoding": enc.describe(),
             "manufacturer": scan.metadata.manufacturer,
             "source": source,

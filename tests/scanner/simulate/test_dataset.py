@@ -31,7 +31,7 @@ def test_coco_file_is_complete(dataset: Path) -> None:
     }  # fmt: skip
     assert len(coco["images"]) == 3
     for image in coco["images"]:
-        for key in ("file_name", "width", "height", "has_phone", "kvp", "pitch_mm", "dose_ugy",
+        for key in ("file_name", "width", "height", "has_phone", "kvp", "pitch_mm", "dose_uGy",
                     "encoding", "manufacturer"):  # fmt: skip
             assert key in image
         assert (dataset / image["file_name"]).is_file()
