@@ -1,20 +1,41 @@
-"""Compilation settings shared by every kernel, in one place.
+"""Compilation and threading settings shared by every kernel, in one place.
 
 ``cache=True`` writes compiled machine code next to the sources (``__pycache__``) so a restarted
 service loads it instead of compiling again. ``fastmath`` is limited to flags that keep IEEE
 NaN/inf semantics (the wrappers reject non-finite input anyway, but clamps must stay exact).
+
+Threading: Numba's default layer on a pip install is GNU OpenMP, which kills any child process
+forked after a parallel kernel ran ("fork() called from a process already using GNU OpenMP"),
+e.g. a ``multiprocessing`` pool with the "fork" start method. The kernels therefore select the
+fork-safe "workqueue" layer (unless ``NUMBA_THREADING_LAYER`` is set, e.g. to "tbb"). That layer
+must not run two parallel kernels at once, so the public functions take one process-wide
+re-entrant lock (:func:`serialized`): kernels from several threads run one after the other, each
+on all of its threads.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 import numba
 
 from kernels.errors import KernelDtypeError, KernelInputError
 
 logger = logging.getLogger(__name__)
+
+if not os.environ.get("NUMBA_THREADING_LAYER"):
+    numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+#: Held while a public kernel function runs (see the module notes).
+KERNEL_LOCK = threading.RLock()
 
 #: LLVM fast-math flags: reassociation/contraction for vectorisation, but no ``nnan``/``ninf``.
 FASTMATH: set[str] = {"nsz", "arcp", "contract", "afn", "reassoc"}
@@ -29,6 +50,17 @@ JIT_OPTIONS: dict[str, Any] = {
 
 #: Options of kernels with a ``prange`` loop.
 PARALLEL_OPTIONS: dict[str, Any] = {**JIT_OPTIONS, "parallel": True}
+
+
+def serialized(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run the public function ``func`` under :data:`KERNEL_LOCK`."""
+
+    @functools.wraps(func)
+    def locked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with KERNEL_LOCK:
+            return func(*args, **kwargs)
+
+    return locked
 
 
 def jit(func: Any) -> Any:

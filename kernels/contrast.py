@@ -23,7 +23,7 @@ import numpy as np
 from numba import prange
 from numpy.typing import NDArray
 
-from kernels._config import jit, pjit, pjit_ieee
+from kernels._config import jit, pjit, pjit_ieee, serialized
 from kernels._validate import float_image, positive_scalar, real_scalar
 from kernels.errors import KernelDtypeError, KernelInputError
 
@@ -207,6 +207,7 @@ def _kernel_size(value: Any, shape: tuple[int, int]) -> tuple[int, int]:
     return (items[0], items[1])
 
 
+@serialized
 def clahe(
     image: NDArray[Any],
     kernel_size: int | tuple[int, int] | None = None,

@@ -22,7 +22,7 @@ import numpy as np
 from numba import prange
 from numpy.typing import NDArray
 
-from kernels._config import pjit
+from kernels._config import pjit, serialized
 from kernels._validate import float_image, positive_scalar
 from kernels.errors import KernelDtypeError, KernelInputError
 
@@ -110,6 +110,7 @@ def estimate_noise(image: NDArray[Any]) -> float:
     return 1.4826 * mad / math.sqrt(2.0)
 
 
+@serialized
 def denoise(
     image: NDArray[Any],
     sigma_color: float | None = None,

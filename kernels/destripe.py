@@ -28,7 +28,7 @@ import numpy as np
 from numba import prange
 from numpy.typing import NDArray
 
-from kernels._config import jit, pjit
+from kernels._config import jit, pjit, serialized
 from kernels._validate import float_image, positive_scalar
 from kernels.errors import KernelDtypeError, KernelInputError
 
@@ -107,6 +107,7 @@ def _check_args(axis: Any, sigma: Any) -> tuple[int, float]:
     return int(axis), positive_scalar(sigma, "sigma")
 
 
+@serialized
 def stripe_profile(
     image: NDArray[Any], axis: int = 0, sigma: float = DEFAULT_STRIPE_SIGMA
 ) -> NDArray[np.float64]:
@@ -136,6 +137,7 @@ def stripe_profile(
     return np.asarray(_highpass_profile(steps, sg))
 
 
+@serialized
 def destripe(
     image: NDArray[Any], axis: int = 0, sigma: float = DEFAULT_STRIPE_SIGMA
 ) -> NDArray[np.float32]:

@@ -11,7 +11,7 @@ import numpy as np
 from numba import prange
 from numpy.typing import NDArray
 
-from kernels._config import pjit
+from kernels._config import pjit, serialized
 from kernels._validate import as_array, float_image, positive_scalar, real_scalar, uint8_image
 from kernels.errors import KernelDtypeError, KernelInputError
 
@@ -78,6 +78,7 @@ _NO_LUT = np.zeros(0, dtype=np.uint8)
 _NO_LUT.flags.writeable = False  # same (read-only) array type as the gamma tables: one compilation
 
 
+@serialized
 def window_level(
     image: NDArray[Any],
     window: float,
@@ -175,6 +176,7 @@ def colour_lut(lut: ColourMap | str = ColourMap.DENSITY) -> NDArray[np.uint8]:
     return _named_lut(name)
 
 
+@serialized
 def pseudo_colour(
     image_u8: NDArray[np.uint8], lut: ColourMap | str | NDArray[np.uint8] = ColourMap.DENSITY
 ) -> NDArray[np.uint8]:

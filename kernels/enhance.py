@@ -14,7 +14,7 @@ import numpy as np
 from numba import prange
 from numpy.typing import NDArray
 
-from kernels._config import pjit
+from kernels._config import pjit, serialized
 from kernels._validate import float_image, positive_scalar, real_scalar
 
 __all__ = ["gaussian_blur", "unsharp"]
@@ -101,6 +101,7 @@ def _run(img: NDArray[np.float32], sigma: float, amount: float) -> NDArray[np.fl
     return out
 
 
+@serialized
 def gaussian_blur(image: NDArray[Any], sigma: float) -> NDArray[np.float32]:
     """Gaussian blur, as ``scipy.ndimage.gaussian_filter(image, sigma, mode="reflect")``.
 
@@ -118,6 +119,7 @@ def gaussian_blur(image: NDArray[Any], sigma: float) -> NDArray[np.float32]:
     return _run(img, positive_scalar(sigma, "sigma"), float("nan"))
 
 
+@serialized
 def unsharp(image: NDArray[Any], radius: float = 1.0, amount: float = 1.0) -> NDArray[np.float32]:
     """Sharpen edges by unsharp masking (see the module notes).
 

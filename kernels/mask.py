@@ -19,7 +19,7 @@ import numpy as np
 from numba import prange
 from numpy.typing import NDArray
 
-from kernels._config import jit, pjit
+from kernels._config import jit, pjit, serialized
 from kernels._validate import as_array, check_2d, float_image, real_scalar
 from kernels.errors import EmptyMaskError, KernelDtypeError, KernelInputError
 
@@ -195,6 +195,7 @@ def _fill_holes(mask):  # type: ignore[no-untyped-def]
                     mask[i, j] = True
 
 
+@serialized
 def body_mask(
     image: NDArray[Any],
     threshold: float = DEFAULT_BODY_THRESHOLD,

@@ -19,7 +19,7 @@ import numpy as np
 from numba import prange
 from numpy.typing import NDArray
 
-from kernels._config import pjit
+from kernels._config import pjit, serialized
 from kernels._validate import (
     as_array,
     check_2d,
@@ -129,6 +129,7 @@ def _epsilon(epsilon: Any) -> float:
     return eps
 
 
+@serialized
 def counts_to_attenuation(
     counts: NDArray[Any],
     air_level: float | None = None,

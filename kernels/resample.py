@@ -17,7 +17,7 @@ import numpy as np
 from numba import prange
 from numpy.typing import ArrayLike, NDArray
 
-from kernels._config import pjit
+from kernels._config import pjit, serialized
 from kernels._validate import float_image, pair
 from kernels.errors import KernelDtypeError, KernelInputError
 
@@ -120,6 +120,7 @@ def _resize(img: NDArray[np.float32], shape: tuple[int, int]) -> NDArray[np.floa
     return img
 
 
+@serialized
 def resize(image: NDArray[Any], shape: tuple[int, int]) -> NDArray[np.float32]:
     """Resize an image to ``shape``, anti-aliased when shrinking (see the module notes).
 
@@ -186,6 +187,7 @@ class Resampled:
         return arr * factors
 
 
+@serialized
 def resample(
     image: NDArray[Any],
     spacing: tuple[float, float] | float,
