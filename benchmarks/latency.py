@@ -167,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             "inter_op_num_threads": 1,
             "execution_mode": "sequential",
             "graph_optimization_level": "ORT_ENABLE_ALL",
+            "allow_spinning": False,
         },
         "numba_threads": numba_threads,
         "cpu_count": os.cpu_count(),
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"scan:    {scan_note}")
     print(
         f"runtime: onnxruntime {detector.session.providers}, intra-op {args.threads}, inter-op 1, "
-        f"sequential; numba threads {numba_threads}; {os.cpu_count()} CPUs visible; "
+        f"sequential, no spinning; numba threads {numba_threads}; {os.cpu_count()} CPUs visible; "
         f"1-min load {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after"
     )
     print(f"{'stage':<14}{'min ms':>9}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
