@@ -45,10 +45,10 @@ class NetworkConfig:
     """
 
     num_classes: int = 6
-    widths: tuple[int, int, int, int, int] = (16, 32, 64, 112, 192)
+    widths: tuple[int, int, int, int, int] = (16, 32, 64, 128, 224)
     depths: tuple[int, int, int, int] = (1, 2, 3, 2)
-    neck: int = 64
-    head: int = 48
+    neck: int = 48
+    head: int = 32
 
 
 class _ConvBNAct(nn.Sequential):
