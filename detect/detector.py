@@ -113,8 +113,13 @@ class Detector:
         onnxruntime intra-op threads (default 2).
     crop_to_content : bool
         Run the model only on the aligned window of the working image that holds more than air
-        (:func:`detect.preprocess.content_window`); the rest is air and padding. Saves most of
-        the inference time on scans with a wide field of view.
+        (:func:`detect.preprocess.content_window`); the rest is air and padding. Saves
+        inference time on scans with wide air margins.
+
+    Notes
+    -----
+    After construction a detector holds no per-scan state: one instance may serve several
+    threads at once (onnxruntime sessions and the kernels are thread-safe).
 
     Raises
     ------
