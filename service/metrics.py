@@ -46,6 +46,12 @@ class ServiceMetrics:
             ["decision"],
             registry=self.registry,
         )
+        self.reviews = Counter(
+            "scanguard_reviews",
+            "Officer reviews by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.detector_failures = Counter(
             "scanguard_detector_failures",
             "Stored scans the detector failed on.",

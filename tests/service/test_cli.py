@@ -85,3 +85,45 @@ def test_access_log_hides_query_tokens() -> None:
     message = record.getMessage()
     assert "secret" not in message
     assert "/api/v1/events?token=***&x=1" in message
+
+
+def test_serve_prints_console_url_and_operator_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """serve --operator-token prints the console URL and a working operator token."""
+    started: dict[str, object] = {}
+
+    def fake_run(app: object, **kwargs: object) -> None:
+        started.update(kwargs, app=app)
+
+    monkeypatch.setattr("uvicorn.run", fake_run)
+    port = _free_port()
+    code = main(
+        [
+            "serve",
+            "--port",
+            str(port),
+            "--dicom-port",
+            "0",
+            "--data-dir",
+            str(tmp_path),
+            "--operator-token",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert f"ScanGuard console: http://127.0.0.1:{port}/" in out
+    token = out.split("Operator token (shown once): ")[1].split()[0]
+    store = Store(f"sqlite:///{tmp_path / 'scanguard.db'}", tmp_path / "blobs")
+    principal = store.authenticate(token)
+    store.close()
+    assert principal is not None and principal.role.value == "operator"
+    assert started["host"] == "127.0.0.1" and started["port"] == port
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

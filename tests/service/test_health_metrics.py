@@ -55,6 +55,12 @@ def test_metrics_count_requests_decisions(
             headers={**auth(tokens[Role.STATION]), "Content-Type": "application/dicom"},
         )
     client.get("/api/v1/scans/ffffffffffffffffffffffffffffffff", headers=auth(tokens[Role.ADMIN]))
+    first = client.get("/api/v1/scans", headers=auth(tokens[Role.OPERATOR])).json()["data"][0]
+    client.post(
+        f"/api/v1/scans/{first['id']}/review",
+        json={"outcome": "nothing_found"},
+        headers=auth(tokens[Role.OPERATOR]),
+    )
     text = client.get("/metrics", headers=auth(tokens[Role.VALIDATOR])).text
     assert 'scanguard_decisions_total{decision="ALARM"} 1.0' in text
     assert 'scanguard_decisions_total{decision="CLEAR"} 2.0' in text
@@ -65,6 +71,7 @@ def test_metrics_count_requests_decisions(
     assert 'route="/api/v1/scans/{scan_id}",status="404"' in text
     assert "scanguard_http_request_duration_seconds_bucket" in text
     assert 'scanguard_scans_total{source="http"} 3.0' in text
+    assert 'scanguard_reviews_total{outcome="nothing_found"} 1.0' in text
 
 
 def test_apps_have_separate_registries(make_client: object) -> None:

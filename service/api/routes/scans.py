@@ -382,6 +382,7 @@ def review_scan(
         if len(set(indices)) != len(indices):
             raise InvalidParameterError("each finding index may appear only once in 'findings'")
     services.store.add_review(scan.id, review, principal=principal)
+    services.metrics.reviews.labels(review.outcome.value).inc()
     updated = _get_or_404(services, scan.id)
     services.events.publish(EventKind.REVIEW, updated.model_dump(mode="json"))
     return updated
