@@ -184,10 +184,15 @@ class Detector:
         Raises
         ------
         detect.errors.InputError
-            The scan's image or spacing cannot be processed.
+            ``scan`` is not a Scan, or its image or spacing cannot be processed.
         detect.errors.InferenceError
             onnxruntime failed.
         """
+        if not isinstance(scan, Scan):
+            raise errors.InputError(
+                f"detect() takes a scanner.Scan, got {type(scan).__name__}; use detect_source() "
+                "for a path, bytes or file object, or build the Scan with scanner.read_scan"
+            )
         t0 = time.perf_counter()
         pre = preprocess(scan.image, scan.spacing, self.manifest.input)
         window = self._window(pre)

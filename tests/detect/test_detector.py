@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detect import Decision, Detector, Result
+from detect import Decision, Detector, InputError, Result
 from detect.calibration import calibrate
 from detect.preprocess import preprocess
 from detect.result import BodyZone
@@ -124,3 +124,10 @@ def test_content_crop_gives_the_same_result(write_model: WriteModel) -> None:
     assert any(
         x <= ax <= x + w and y <= ay <= y + h for x, y, w, h in (f.bbox_px for f in full.findings)
     )
+
+
+def test_detect_refuses_a_non_scan(write_model: WriteModel) -> None:
+    """detect() given a bare array says to use detect_source or read_scan."""
+    det = Detector(write_model().model)
+    with pytest.raises(InputError, match=r"takes a scanner\.Scan.*detect_source"):
+        det.detect(np.zeros((100, 100), np.float32))  # type: ignore[arg-type]
