@@ -39,7 +39,7 @@ class Database:
             parsed = make_url(url)
         except ArgumentError as exc:
             raise StoreError(
-                f"SCANGUARD_DATABASE_URL {url!r} is not a database URL; use e.g. "
+                "SCANGUARD_DATABASE_URL is not a database URL; use e.g. "
                 "sqlite:///data/scanguard.db or postgresql+psycopg://user@host/db"
             ) from exc
         self.dialect = parsed.get_backend_name()
@@ -54,7 +54,8 @@ class Database:
         try:
             self.engine: Engine = create_engine(parsed, **kwargs)
         except (ArgumentError, ImportError) as exc:
-            raise StoreError(f"cannot use database URL {url!r}: {exc}") from exc
+            shown = parsed.render_as_string(hide_password=True)
+            raise StoreError(f"cannot use database URL {shown}: {exc}") from exc
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
             write_engine: Engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -74,7 +75,7 @@ class Database:
             Base.metadata.create_all(self.engine)
         except SQLAlchemyError as exc:
             raise StoreError(
-                f"cannot create the database schema at {self.engine.url!r}: {exc}"
+                f"cannot create the database schema at {self.engine.url}: {exc}"
             ) from exc
 
     @contextmanager

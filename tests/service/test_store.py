@@ -222,3 +222,12 @@ def test_bad_database_url(tmp_path: Path) -> None:
     """A malformed database URL is refused with an example of a good one."""
     with pytest.raises(StoreError, match="is not a database URL"):
         Store("not a url", tmp_path)
+
+
+def test_unreachable_database_hides_password(tmp_path: Path) -> None:
+    """A database that cannot be reached is reported without the URL's password."""
+    store = Store("postgresql://scanguard:s3cret@127.0.0.1:1/scanguard", tmp_path)
+    with pytest.raises(StoreError, match="cannot create the database schema") as info:
+        store.open()
+    assert "s3cret" not in str(info.value)
+    assert store.ping() is False
