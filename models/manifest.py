@@ -260,9 +260,9 @@ class Manifest(_Section):
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ManifestError(
-                f"cannot read model manifest {str(path)!r} ({exc.strerror or exc}); pass "
-                "manifest_path= / the manifest beside the model, or train a model with "
-                "`scanguard train` to create it"
+                f"cannot read model manifest {str(path)!r} ({exc.strerror or exc}); point "
+                "--model/--manifest (model_path=/manifest_path= in Python) at a model and its "
+                "manifest, or create them with `scanguard train`"
             ) from exc
         try:
             data = json.loads(text)
