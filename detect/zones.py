@@ -3,7 +3,8 @@
 The body's height runs from the top of the head (the first body row on the body's midline, so
 raised hands do not count) to the last body row (the feet). It is split by fractions of
 stature from anthropometric tables (chin ~0.13, shoulder ~0.18, hip joint ~0.47, crotch ~0.53,
-ankle ~0.96 of stature from the vertex). Above the legs, a finding whose centre lies outside the
+ankle ~0.96 of stature from the vertex; the feet zone starts at 0.94, taking in a shoe's
+upper). Above the legs, a finding whose centre lies outside the
 run of body pixels on the midline (the trunk, neck or head in that row) is on an arm or hand, as
 is anything above the head.
 """
@@ -32,7 +33,7 @@ class ZoneBands:
     chest: float = 0.34
     abdomen: float = 0.45
     pelvis_groin: float = 0.56
-    legs: float = 0.955
+    legs: float = 0.94
 
 
 @dataclass(frozen=True)
