@@ -160,7 +160,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.captureWarnings(True)  # scan conformance warnings go to the log
     logging.getLogger("uvicorn.access").addFilter(RedactTokenFilter())
 
-    from service.main import create_app
+    from service.main import create_app, load_configured_detector
 
     try:
         settings = settings_from_args(args)
@@ -176,22 +176,20 @@ def _serve(args: argparse.Namespace) -> int:
             f"cannot listen on {settings.host}:{settings.port} ({exc.strerror}); pick another "
             "port with --port or SCANGUARD_PORT"
         )
-    if args.operator_token:
-        try:
+    try:
+        detector = load_configured_detector(settings)
+        plain = None
+        if args.operator_token:
             store = _open_store(args)
             _, plain = store.create_token(Role.OPERATOR, "console", actor=CLI_ACTOR)
             store.close()
-        except ServiceError as exc:
-            return _fail(exc.message)
-        print(f"ScanGuard console: {url}", flush=True)
-        print(f"Operator token (shown once): {plain}", flush=True)
-    else:
-        print(f"ScanGuard console: {url}", flush=True)
-    try:
-        app = create_app(settings)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
     except ServiceError as exc:
         return _fail(exc.message)
+    print(f"ScanGuard console: {url}", flush=True)
+    if plain is not None:
+        print(f"Operator token (shown once): {plain}", flush=True)
+    app = create_app(settings, detector=detector)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
     return 0
 
 

@@ -51,8 +51,14 @@ def error_body(code: ErrorCode | str, message: str, **extra: str) -> dict[str, o
     return {"error": detail}
 
 
-def _load_detector(settings: Settings) -> SupportsDetect:
-    """The configured detector, or the shipped model (warmed up)."""
+def load_configured_detector(settings: Settings) -> SupportsDetect:
+    """The detector named by the settings, or the shipped model (warmed up).
+
+    Raises
+    ------
+    ServiceError
+        When the model or its manifest is missing, invalid or does not match.
+    """
     from detect import load_detector
     from detect.errors import DetectorError
 
@@ -65,9 +71,8 @@ def _load_detector(settings: Settings) -> SupportsDetect:
         )
     except DetectorError as exc:
         raise ServiceError(
-            f"cannot load the detector: {exc}. Point SCANGUARD_MODEL_PATH / "
-            "SCANGUARD_MANIFEST_PATH at a model and its manifest, or ship models/ with "
-            "'make train'"
+            f"cannot load the detector: {exc} (service settings: SCANGUARD_MODEL_PATH, "
+            "SCANGUARD_MANIFEST_PATH)"
         ) from exc
 
 
@@ -124,7 +129,7 @@ def start_services(
     store.open()
     _warm_kernels()
     if detector is None:
-        detector = _load_detector(settings)
+        detector = load_configured_detector(settings)
     metrics.model_loaded.set(1)
     cache = ScanCache(settings.render_cache_size)
     pipeline = Pipeline(

@@ -174,3 +174,32 @@ def result_for(detector: FakeDetector, *, phone: bool) -> Result:
     from scanner import read_scan
 
     return detector.detect(read_scan(dicom_bytes(phone=phone)))
+
+
+@pytest.fixture
+def tiny_model(tmp_path: Path) -> tuple[Path, Path]:
+    """A tiny CenterNet-shaped ONNX model (the detector tests' graph) and its manifest."""
+    import onnx
+
+    from models.manifest import InputSpec, Manifest, Thresholds, file_sha256
+    from tests.detect.conftest import CLASSES, build_tiny_model
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    model_path = folder / "tiny.onnx"
+    onnx.save(build_tiny_model(), model_path)
+    manifest = Manifest.model_validate(
+        {
+            "name": "tiny-test",
+            "version": "0.0.1",
+            "file": model_path.name,
+            "sha256": file_sha256(model_path),
+            "input": InputSpec().model_dump(),
+            "classes": CLASSES,
+            "calibration": {"method": "platt", "per_class": {}},
+            "thresholds": Thresholds().model_dump(),
+        }
+    )
+    manifest_path = folder / "manifest.json"
+    manifest.save(manifest_path)
+    return model_path, manifest_path

@@ -88,7 +88,10 @@ def test_access_log_hides_query_tokens() -> None:
 
 
 def test_serve_prints_console_url_and_operator_token(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    tiny_model: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """serve --operator-token prints the console URL and a working operator token."""
     started: dict[str, object] = {}
@@ -107,6 +110,10 @@ def test_serve_prints_console_url_and_operator_token(
             "0",
             "--data-dir",
             str(tmp_path),
+            "--model",
+            str(tiny_model[0]),
+            "--manifest",
+            str(tiny_model[1]),
             "--operator-token",
         ]
     )
@@ -119,6 +126,30 @@ def test_serve_prints_console_url_and_operator_token(
     store.close()
     assert principal is not None and principal.role.value == "operator"
     assert started["host"] == "127.0.0.1" and started["port"] == port
+
+
+def test_serve_without_model_says_how_to_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing model stops serve with exit 2 and the settings to use, before printing a URL."""
+    code = main(
+        [
+            "serve",
+            "--port",
+            str(_free_port()),
+            "--data-dir",
+            str(tmp_path),
+            "--model",
+            str(tmp_path / "absent.onnx"),
+            "--manifest",
+            str(tmp_path / "absent.json"),
+        ]
+    )
+    assert code == 2
+    captured = capsys.readouterr()
+    assert "cannot load the detector" in captured.err
+    assert "SCANGUARD_MODEL_PATH" in captured.err
+    assert "ScanGuard console" not in captured.out
 
 
 def _free_port() -> int:

@@ -4,38 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import onnx
 import pytest
 
-from models.manifest import InputSpec, Manifest, Thresholds, file_sha256
 from service.auth import Role
 from service.errors import ServiceError
-from tests.detect.conftest import CLASSES, build_tiny_model
 from tests.service.conftest import AppFactory, auth, new_token
-
-
-@pytest.fixture
-def tiny_model(tmp_path: Path) -> tuple[Path, Path]:
-    """A tiny CenterNet-shaped ONNX model and its manifest."""
-    folder = tmp_path / "model"
-    folder.mkdir()
-    model_path = folder / "tiny.onnx"
-    onnx.save(build_tiny_model(), model_path)
-    manifest = Manifest.model_validate(
-        {
-            "name": "tiny-test",
-            "version": "0.0.1",
-            "file": model_path.name,
-            "sha256": file_sha256(model_path),
-            "input": InputSpec().model_dump(),
-            "classes": CLASSES,
-            "calibration": {"method": "platt", "per_class": {}},
-            "thresholds": Thresholds().model_dump(),
-        }
-    )
-    manifest_path = folder / "manifest.json"
-    manifest.save(manifest_path)
-    return model_path, manifest_path
 
 
 def test_configured_model_serves_results(
