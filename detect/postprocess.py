@@ -110,6 +110,8 @@ def decode(
     hv = min(heatmap.shape[1], -(-valid_shape[0] // stride))
     wv = min(heatmap.shape[2], -(-valid_shape[1] // stride))
     heat = np.asarray(heatmap[:, :hv, :wv], dtype=np.float32)
+    if heat.size == 0 or float(heat.max()) < peak_min_score:
+        return Detections.empty()
     pooled = ndimage.maximum_filter(heat, size=(1, 3, 3), mode="constant", cval=-np.inf)
     peaks = (heat == pooled) & (heat >= peak_min_score)
     cls_idx, ys, xs = np.nonzero(peaks)
