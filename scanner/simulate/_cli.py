@@ -59,6 +59,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     tip.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     tip.add_argument("--out", type=Path, required=True, help="output directory")
     tip.add_argument("--name", help="output file name (default <scan>_tip.dcm)")
+    tip.add_argument(
+        "--spacing", type=float, nargs=2, metavar=("ROW", "COL"), help="PNG/TIFF pixel spacing (mm)"
+    )
+    tip.add_argument(
+        "--polarity",
+        choices=["counts", "attenuation", "inverted-attenuation"],
+        help="PNG/TIFF: what the stored values mean",
+    )
     tip.set_defaults(func=_tip)
 
 
@@ -99,7 +107,8 @@ def _tip(args: argparse.Namespace) -> int:
 
     category, _, kind = args.object.partition(":")
     try:
-        scan = read_scan(args.scan)
+        spacing = tuple(args.spacing) if args.spacing else None
+        scan = read_scan(args.scan, pixel_spacing=spacing, polarity=args.polarity)
         proj = project_threat(
             scan,
             category,

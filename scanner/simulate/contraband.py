@@ -75,7 +75,7 @@ def smartphone(rng: Rng) -> ObjectModel:
     """Slab smartphone: glass, metal frame and midframe, pouch battery, PCB, cameras, screws."""
     L, W, T = rng.uniform(130, 172), rng.uniform(62, 80), rng.uniform(7.0, 10.0)
     r = rng.uniform(6, 12)
-    s = Sheet(L + 1, W + 1)
+    s = Sheet(L + 5, W + 5)
     outline = s.rrect(0, 0, W, L, r)
     s.body(outline, T)
     s.add(M.GLASS, outline, 0.65)
@@ -124,6 +124,12 @@ def smartphone(rng: Rng) -> ObjectModel:
         rng,
         3.0,
     )
+    if rng.random() < 0.4:  # protective case: polymer back and a raised rim
+        c = rng.uniform(1.0, 2.0)
+        case = s.rrect(0, 0, W + 2 * c, L + 2 * c, r + c)
+        s.add(M.RUBBER if rng.random() < 0.5 else M.PLASTIC, case, c)
+        s.add(M.RUBBER, case - outline, T + c)
+        s.body(case, T + c)
     return s.model(Category.PHONE, "smartphone")
 
 

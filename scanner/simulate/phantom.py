@@ -213,6 +213,9 @@ def draw_body(cv: R.Canvas, body: Body, rng: np.random.Generator) -> None:
                                    caps=False))  # fmt: skip
     # --- trunk ---------------------------------------------------------------------------
     ys, hw, hd = _torso_profile(body)
+    # individual shape: jitter the trunk's widths and depths (the shoulders stay put)
+    hw = [w * float(rng.normal(1.0, 0.035)) if 1 < k < len(hw) - 1 else w for k, w in enumerate(hw)]
+    hd = [d * float(rng.normal(1.0, 0.05)) if 1 < k < len(hd) - 1 else d for k, d in enumerate(hd)]
     inner = R.profiled_cylinder(cv, 0.0, ys, hw, hd, grow=-fat)
     outer = R.profiled_cylinder(cv, 0.0, ys, hw, hd)
     R.put(cv, M.TISSUE, inner)

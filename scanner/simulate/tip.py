@@ -113,7 +113,12 @@ def estimate_noise(image: NDArray[np.floating]) -> NoiseModel:
     r = _residual(p)
     smooth = ndimage.uniform_filter(p, 5, mode="reflect")
     grad = np.hypot(*np.gradient(smooth))
-    flat = grad < np.percentile(grad, 60)
+    # the flattest half of the body and of the air, judged separately (air may be clipped flat)
+    in_body = smooth > 0.25
+    flat = np.zeros(p.shape, dtype=bool)
+    for region in (in_body, ~in_body):
+        if region.any():
+            flat |= region & (grad <= np.percentile(grad[region], 55))
     edges = np.arange(-0.25, float(np.percentile(p, 99.5)) + 0.25, 0.25)
     xs, vs, ws = [], [], []
     for lo, hi in itertools.pairwise(edges):
@@ -351,6 +356,13 @@ def project_threat(
     return project_model(scan, model, (float(x), float(y)), angle, tilt, rng=rng)
 
 
+def _default_log() -> Any:
+    """LOG, larger = denser, MONOCHROME2, 16 bit, DX For Presentation (non-DICOM sources)."""
+    from scanner.encoding import Encoding
+
+    return Encoding("LOG", -1, "MONOCHROME2", 16, sop_class="DX-presentation")
+
+
 def _encoding_of(scan: Scan) -> Any:
     """The scan's own encoding where it can be recovered, else a LOG preset."""
     from pydicom.uid import (
@@ -364,7 +376,7 @@ def _encoding_of(scan: Scan) -> Any:
 
     norm = scan.normalisation
     if norm.source_format != "DICOM" or norm.pixel_intensity_relationship not in ("LIN", "LOG"):
-        return enc_mod.ENCODINGS["log-neg-mono2-16"]
+        return _default_log()
     ts = next(
         (
             uid
@@ -395,7 +407,7 @@ def _encoding_of(scan: Scan) -> Any:
         )
     except ValueError as exc:
         logger.warning("cannot reproduce the scan's encoding (%s); writing LOG 16 bit", exc)
-        return enc_mod.ENCODINGS["log-neg-mono2-16"]
+        return _default_log()
 
 
 def write_projection(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -120,3 +123,22 @@ def test_bad_requests_are_rejected(kwargs: dict[str, object], match: str) -> Non
     p0, _, _ = _render(None, 8)
     with pytest.raises(ProjectionError, match=match):
         project_threat(_scan(p0), seed=0, **kwargs)  # type: ignore[arg-type]
+
+
+def test_tip_into_a_png_scan(tmp_path: Path) -> None:
+    """A PNG scan (with spacing and polarity given) gets an object and a LOG DICOM output."""
+    from PIL import Image
+
+    from scanguard.cli import main
+
+    p0, _, _ = _render(None, 9)
+    png = tmp_path / "scan.png"
+    Image.fromarray(np.clip(p0 / 12 * 65535, 0, 65535).astype(np.uint16)).save(png)
+    out = tmp_path / "out"
+    with pytest.warns(UserWarning, match="log_scale"):
+        args = ["--spacing", "1", "1", "--polarity", "attenuation", "--object", "battery"]
+        rc = main(["tip", str(png), *args, "--x", "120", "--y", "200", "--out", str(out)])
+    assert rc == 0
+    coco = json.loads((out / "annotations.json").read_text())
+    assert coco["annotations"][0]["category_id"] == 3
+    assert "LOG" in coco["images"][0]["encoding"]
