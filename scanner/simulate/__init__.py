@@ -26,13 +26,30 @@ phones in ``positive_fraction`` of scans (1–3, any of the three kinds), 0–3 
 Fix fields for controlled sets, e.g. ``SimConfig(pitch_mm=(1, 1), has_phone=False)`` for
 negatives, ``phone_kinds=("mini_phone",)``, ``concealment="internal"``, ``ideal=True``.
 The same seed and config always give the same scan.
+
+Datasets and threat image projection::
+
+    from scanner.simulate import simulate_dataset, project_threat, write_projection
+
+    simulate_dataset(1000, seed=1, out_dir="sim", jobs=2, positive_fraction=0.5)
+    # -> sim/scan_000000.dcm ... (random vendor encodings) + sim/annotations.json (COCO)
+
+    scan = read_scan("clean.dcm")  # from scanner import read_scan
+    proj = project_threat(scan, "phone", "mini_phone", seed=3)
+    write_projection(scan, proj, "out", "clean_tip.dcm")  # same encoding + COCO entry
+
+Command line: ``scanguard simulate --n N --seed S --out DIR [--jobs J] [--positive-fraction F]``
+and ``scanguard tip SCAN --object phone[:kind] [--x --y --angle --tilt] --out DIR``;
+``python -m scanner.simulate.samples`` regenerates ``sample_scans/`` and ``docs/gallery/``.
 """
 
+from scanner.simulate.dataset import simulate_dataset
 from scanner.simulate.enums import CATEGORY_IDS, Category, Concealment, Location, Pose, Sex
 from scanner.simulate.errors import ConfigError, PlacementError, ProjectionError, SimulationError
 from scanner.simulate.imaging import Acquisition
 from scanner.simulate.materials import DetectorMaterial, Material
 from scanner.simulate.simulator import SimConfig, SimObject, SimulatedScan, simulate_scan
+from scanner.simulate.tip import Projection, project_threat, write_projection
 
 __all__ = [
     "CATEGORY_IDS",
@@ -45,11 +62,15 @@ __all__ = [
     "Material",
     "PlacementError",
     "Pose",
+    "Projection",
     "ProjectionError",
     "Sex",
     "SimConfig",
     "SimObject",
     "SimulatedScan",
     "SimulationError",
+    "project_threat",
+    "simulate_dataset",
     "simulate_scan",
+    "write_projection",
 ]
