@@ -60,6 +60,9 @@ def register(subparsers: Any) -> None:
     serve.add_argument(
         "--dicom-port", type=int, help="DICOM port, 0 = off (SCANGUARD_DICOM_PORT, default 11112)"
     )
+    serve.add_argument(
+        "--dicom-host", help="DICOM listen address (SCANGUARD_DICOM_HOST, default: --host)"
+    )
     serve.add_argument("--dicom-ae-title", help="receiver AE title (default SCANGUARD)")
     serve.add_argument(
         "--allow-aet",
@@ -119,6 +122,7 @@ _SETTING_FLAGS = (
     "host",
     "port",
     "dicom_port",
+    "dicom_host",
     "dicom_ae_title",
     "dicom_allowed_aets",
     "max_upload_mb",

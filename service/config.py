@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     dicom_port: int = Field(
         default=11112, ge=0, le=65535, description="DICOM receiver port; 0 = off"
     )
+    dicom_host: str | None = Field(
+        default=None, description="DICOM receiver listen address; default: the HTTP host"
+    )
     dicom_ae_title: str = Field(default="SCANGUARD", min_length=1, max_length=16)
     dicom_allowed_aets: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="calling AE titles allowed to store; empty = any"

@@ -156,7 +156,7 @@ def start_services(
             pipeline,
             metrics,
             ae_title=settings.dicom_ae_title,
-            host=settings.host,
+            host=settings.dicom_host or settings.host,
             port=settings.dicom_port,
             allowed_aets=settings.dicom_allowed_aets,
         )
@@ -165,7 +165,7 @@ def start_services(
         except OSError as exc:
             store.close()
             raise ServiceError(
-                f"the DICOM receiver cannot listen on {settings.host}:{settings.dicom_port} "
+                f"the DICOM receiver cannot listen on {receiver.host}:{settings.dicom_port} "
                 f"({exc}); pick another SCANGUARD_DICOM_PORT or 0 to disable it"
             ) from exc
         services.receiver = receiver
