@@ -116,11 +116,20 @@ def _binned_padded(grey, kr, kc, nbins):  # type: ignore[no-untyped-def]
     src = np.empty(padded_cols, dtype=np.int64)
     for pc in range(padded_cols):
         src[pc] = _reflect(pc - pc0, cols)
+    to_bin = np.empty(_GREY_LEVELS, dtype=np.int32)
+    for g in range(_GREY_LEVELS):
+        to_bin[g] = g // bin_size
     binned = np.empty((padded_rows, padded_cols), dtype=np.int32)
     for pr in prange(padded_rows):
-        r = _reflect(pr - pr0, rows)
-        for pc in range(padded_cols):
-            binned[pr, pc] = grey[r, src[pc]] // bin_size
+        line = grey[_reflect(pr - pr0, rows)]
+        out = binned[pr]
+        for pc in range(pc0):
+            out[pc] = to_bin[line[src[pc]]]
+        inner = out[pc0 : pc0 + cols]
+        for j in range(cols):
+            inner[j] = to_bin[line[j]]
+        for pc in range(pc0 + cols, padded_cols):
+            out[pc] = to_bin[line[src[pc]]]
     return binned
 
 
@@ -139,8 +148,9 @@ def _tile_maps(binned, kr, kc, nbins, clip):  # type: ignore[no-untyped-def]
         for b in range(n_c):
             hist[:] = 0
             for pr in range(pr0 + a * kr, pr0 + (a + 1) * kr):
-                for pc in range(pc0 + b * kc, pc0 + (b + 1) * kc):
-                    hist[binned[pr, pc]] += 1
+                line = binned[pr, pc0 + b * kc : pc0 + (b + 1) * kc]
+                for j in range(kc):
+                    hist[line[j]] += 1
             _clip_histogram(hist, clip)
             acc = 0
             for g in range(nbins):

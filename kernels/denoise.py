@@ -55,8 +55,10 @@ def _bilateral(image, spatial, half_inv_var, out):  # type: ignore[no-untyped-de
         padded = np.empty(cols + 2 * ext, dtype=np.float32)
         for kr in range(win):
             r = min(max(i + kr - ext, 0), rows - 1)
-            for p in range(cols + 2 * ext):
+            padded[ext : ext + cols] = image[r]  # contiguous copy; only the margins are gathered
+            for p in range(ext):
                 padded[p] = image[r, src[p]]
+                padded[ext + cols + p] = image[r, src[ext + cols + p]]
             for kc in range(win):
                 ws = spatial[kr, kc]
                 # A slice, not padded[j + kc]: that index would get a wraparound check that

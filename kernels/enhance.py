@@ -14,7 +14,7 @@ import numpy as np
 from numba import prange
 from numpy.typing import NDArray
 
-from kernels._config import pjit, serialized
+from kernels._config import jit, pjit, serialized
 from kernels._validate import float_image, positive_scalar, real_scalar
 
 __all__ = ["gaussian_blur", "unsharp"]
@@ -37,67 +37,90 @@ def _gaussian_weights(sigma: float) -> NDArray[np.float32]:
     return (w / w.sum()).astype(np.float32)
 
 
-@pjit
-def _blur_rows(image, weights, src, out):  # type: ignore[no-untyped-def]
-    """Convolve each row with the symmetric ``weights`` (padded positions read from ``src``)."""
-    rows, cols = image.shape
+@jit
+def _blur_row(row, col_src, weights, padded, out):  # type: ignore[no-untyped-def]
+    """Convolve one row with the symmetric ``weights`` ("reflect" edges via ``col_src``)."""
+    cols = out.shape[0]
     radius = weights.shape[0] // 2
-    for i in prange(rows):
-        padded = np.empty(src.shape[0], dtype=np.float32)
-        for p in range(src.shape[0]):
-            padded[p] = image[i, src[p]]
-        # Slices, not padded[j + k]: an index Numba cannot prove >= 0 gets a wraparound check
-        # that stops the loop from vectorising.
-        w0 = weights[radius]
-        mid = padded[radius : radius + cols]
-        acc = np.empty(cols, dtype=np.float32)
+    padded[radius : radius + cols] = row  # contiguous copy; only the margins are gathered
+    for p in range(radius):
+        padded[p] = row[col_src[p]]
+        padded[radius + cols + p] = row[col_src[radius + cols + p]]
+    # Slices, not padded[j + k]: an index Numba cannot prove >= 0 gets a wraparound check that
+    # stops the loop from vectorising.
+    w0 = weights[radius]
+    mid = padded[radius : radius + cols]
+    for j in range(cols):
+        out[j] = w0 * mid[j]
+    for t in range(1, radius + 1):
+        w = weights[radius + t]
+        left = padded[radius - t : radius - t + cols]
+        right = padded[radius + t : radius + t + cols]
         for j in range(cols):
-            acc[j] = w0 * mid[j]
-        for t in range(1, radius + 1):
-            w = weights[radius + t]
-            left = padded[radius - t : radius - t + cols]
-            right = padded[radius + t : radius + t + cols]
-            for j in range(cols):
-                acc[j] += w * (left[j] + right[j])
-        for j in range(cols):
-            out[i, j] = acc[j]
+            out[j] += w * (left[j] + right[j])
 
 
 @pjit
-def _blur_cols_unsharp(image, blurred_rows, weights, src, amount, out):  # type: ignore[no-untyped-def]
-    """Blur along columns; out = image + amount * (image - blur), or the blur if amount is nan."""
+def _gaussian_unsharp(image, weights, col_src, row_src, amount, n_chunks, out):  # type: ignore[no-untyped-def]
+    """Separable Gaussian blur, then ``image + amount * (image - blur)`` (the blur if nan).
+
+    Each chunk of rows keeps its row-blurred rows in a ring of ``2 * radius + 1`` rows, so the
+    intermediate image never goes through main memory.
+    """
     rows, cols = image.shape
     radius = weights.shape[0] // 2
+    taps = 2 * radius + 1
     sharpen = not np.isnan(amount)
-    for i in prange(rows):
-        w0 = weights[radius]
-        centre = blurred_rows[src[i + radius]]
+    chunk = (rows + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        r0 = c * chunk
+        r1 = min(rows, r0 + chunk)
+        ring = np.empty((taps, cols), dtype=np.float32)
+        padded = np.empty(col_src.shape[0], dtype=np.float32)
         acc = np.empty(cols, dtype=np.float32)
-        for j in range(cols):
-            acc[j] = w0 * centre[j]
-        for t in range(1, radius + 1):
-            w = weights[radius + t]
-            above = blurred_rows[src[i + radius - t]]
-            below = blurred_rows[src[i + radius + t]]
+        # Padded row p (source row row_src[p]) lives in ring slot p % taps; output row i needs
+        # padded rows i .. i + 2 * radius.
+        if r1 <= r0:
+            continue
+        for p in range(r0, r0 + 2 * radius):
+            _blur_row(image[row_src[p]], col_src, weights, padded, ring[p % taps])
+        for i in range(r0, r1):
+            p = i + 2 * radius
+            _blur_row(image[row_src[p]], col_src, weights, padded, ring[p % taps])
+            w0 = weights[radius]
+            centre = ring[(i + radius) % taps]
             for j in range(cols):
-                acc[j] += w * (above[j] + below[j])
-        if sharpen:
-            for j in range(cols):
-                x = image[i, j]
-                out[i, j] = x + amount * (x - acc[j])
-        else:
-            for j in range(cols):
-                out[i, j] = acc[j]
+                acc[j] = w0 * centre[j]
+            for t in range(1, radius + 1):
+                w = weights[radius + t]
+                above = ring[(i + radius - t) % taps]
+                below = ring[(i + radius + t) % taps]
+                for j in range(cols):
+                    acc[j] += w * (above[j] + below[j])
+            if sharpen:
+                for j in range(cols):
+                    x = image[i, j]
+                    out[i, j] = x + amount * (x - acc[j])
+            else:
+                for j in range(cols):
+                    out[i, j] = acc[j]
 
 
 def _run(img: NDArray[np.float32], sigma: float, amount: float) -> NDArray[np.float32]:
     weights = _gaussian_weights(sigma)
     radius = (weights.shape[0] - 1) // 2
     rows, cols = img.shape
-    tmp = np.empty_like(img)
-    _blur_rows(img, weights, _reflect_index(cols, radius), tmp)
     out = np.empty_like(img)
-    _blur_cols_unsharp(img, tmp, weights, _reflect_index(rows, radius), np.float32(amount), out)
+    n_chunks = max(1, min(16, rows // 128))
+    _gaussian_unsharp(
+        img,
+        weights,
+        _reflect_index(cols, radius),
+        _reflect_index(rows, radius),
+        np.float32(amount),
+        n_chunks,
+        out,
+    )
     return out
 
 

@@ -43,7 +43,10 @@ def _box_mean_rows(image, size, out):  # type: ignore[no-untyped-def]
     inv = np.float32(1.0 / size)
     for i in prange(rows):
         padded = np.empty(cols + size - 1, dtype=np.float32)
-        for p in range(cols + size - 1):
+        padded[half : half + cols] = image[i]  # contiguous copy; only the margins are gathered
+        for p in range(half):
+            padded[p] = image[i, src[p]]
+        for p in range(half + cols, cols + size - 1):
             padded[p] = image[i, src[p]]
         acc = np.zeros(cols, dtype=np.float32)
         for t in range(size):

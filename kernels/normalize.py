@@ -49,7 +49,7 @@ _HIGH_QUANTILE = 0.99
 # Air candidates are pixels brighter than this fraction of the high quantile.
 _AIR_FRACTION = 0.5
 # Pixels used for the estimate (an even subsample of larger images).
-_MAX_SAMPLE = 1 << 18
+_MAX_SAMPLE = 1 << 16
 # Half-width, in robust standard deviations, of the window kept around the air mode.
 _AIR_SIGMAS = 3.0
 
@@ -242,7 +242,7 @@ def estimate_air_level(counts: NDArray[Any], *, body: NDArray[np.bool_] | None =
     The estimate is the centre of the brightest cluster of pixels:
 
     1. candidates are the pixels outside ``body`` when a body mask is given, else all pixels (an
-       even subsample of at most 262144 of them);
+       even subsample of at most 65536 of them);
     2. the 99th percentile of the candidates is found (a few hot pixels, < 1 %, cannot move it)
        and pixels below half of it (body, dead channels) are dropped;
     3. the median of the rest is refined twice by keeping pixels within 3 robust standard
