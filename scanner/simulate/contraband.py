@@ -318,8 +318,30 @@ def blade(rng: Rng) -> ObjectModel:
     return s.model(Category.BLADE, kind)
 
 
+def _pellets(rng: Rng) -> ObjectModel:
+    """A cluster of small wrapped pellets (body packing): one label around the cluster."""
+    n = int(rng.integers(4, 13))
+    span_l, span_w = rng.uniform(45, 90), rng.uniform(30, 60)
+    s = Sheet(span_l + 30, span_w + 30)
+    fill = np.zeros_like(s.envelope)
+    for _ in range(n):
+        d, length = rng.uniform(8, 15), rng.uniform(16, 32)
+        cu, cv = rng.uniform(-span_w / 2, span_w / 2), rng.uniform(-span_l / 2, span_l / 2)
+        a = rng.uniform(0, np.pi)
+        du, dv = s.u - cu, s.v - cv
+        uu, vv = du * np.cos(a) - dv * np.sin(a), du * np.sin(a) + dv * np.cos(a)
+        q = 1 - (uu / (d / 2)) ** 2 - (vv / (length / 2)) ** 2
+        fill = np.maximum(fill, (np.sqrt(np.maximum(q, 0)) * d).astype(np.float32))
+    s.add(M.DRUG, fill * rng.uniform(0.85, 0.97))
+    s.add(M.RUBBER, (fill > 0).astype(np.float32), rng.uniform(0.6, 1.2))
+    s.envelope = np.where(fill > 0, fill + 1.5, 0).astype(np.float32)
+    return s.model(Category.DRUG_PACKAGE, "pellets")
+
+
 def drug_package(rng: Rng) -> ObjectModel:
-    """Wrapped drug bolus (swallowed/internal) or flat bag; organic fill, film wrapping, air."""
+    """Wrapped drug bolus, a cluster of pellets or a flat bag; organic fill, wrapping, air."""
+    if rng.random() < 0.25:
+        return _pellets(rng)
     if rng.random() < 0.55:
         d, L = rng.uniform(12, 24), rng.uniform(28, 60)
         s = Sheet(L + 2, d + 2)

@@ -205,11 +205,64 @@ def eyelets(rng: Rng) -> ObjectModel:
     return s.model(None, "eyelets")
 
 
+def wallet(rng: Rng) -> ObjectModel:
+    """Leather wallet with plastic cards and a few coins: a flat rectangle like a phone."""
+    W, L = rng.uniform(75, 100), rng.uniform(95, 115)
+    s = Sheet(L, W)
+    body = s.rrect(0, 0, W, L, 4)
+    s.add(M.RUBBER, body, rng.uniform(2.0, 4.0))  # leather
+    for _ in range(int(rng.integers(1, 6))):
+        s.add(M.PVC, s.rrect(rng.uniform(-3, 3), rng.uniform(-3, 3), 54, 85.6, 3), 0.76)
+    if rng.random() < 0.5:
+        s.add(M.COPPER, s.rrect(-12, -25, 11, 9, 1), 0.05)  # card chip contacts
+        s.add(M.SILICON, s.rrect(-12, -25, 5, 5), 0.2)
+    for _ in range(int(rng.integers(0, 4))):
+        r = rng.uniform(8, 13)
+        s.add(M.BRASS, s.ellipse(rng.uniform(-20, 20), rng.uniform(20, 40), r, r), 2.0)
+    s.body(body, 12)
+    return s.model(None, "wallet")
+
+
+def tobacco_tin(rng: Rng) -> ObjectModel:
+    """Thin steel tin (tobacco, mints): a hollow metal box of phone-like size."""
+    W, L, T = rng.uniform(55, 80), rng.uniform(80, 110), rng.uniform(12, 22)
+    s = Sheet(L, W)
+    box = s.rrect(0, 0, W, L, 6)
+    wall = rng.uniform(0.2, 0.3)
+    s.add(M.STEEL, box, 2 * wall)
+    s.add(M.STEEL, box - s.rrect(0, 0, W - 2 * wall, L - 2 * wall, 6), T)
+    s.add(M.CLOTH, s.rrect(0, 0, W - 3, L - 3, 5), T * rng.uniform(0.1, 0.4))  # contents
+    s.body(box, T)
+    return s.model(None, "tobacco_tin")
+
+
+def lighter(rng: Rng) -> ObjectModel:
+    """Disposable lighter: plastic body, steel wheel and cap."""
+    s = Sheet(82, 26)
+    s.add(M.PLASTIC, s.rrect(0, 6, 24, 68, 5), 11)
+    s.add(M.STEEL, s.rrect(0, -33, 20, 12, 2), 2.0)
+    s.add(M.STEEL, s.ellipse(0, -36, 5, 5), 8)
+    return s.model(None, "lighter")
+
+
+def pen(rng: Rng) -> ObjectModel:
+    """Ballpoint pen: plastic barrel, refill, steel spring and tip."""
+    L = rng.uniform(130, 150)
+    s = Sheet(L, 12)
+    s.add(M.PLASTIC, s.rod(0, 0, 5, L), 0.3)
+    s.add(M.PLASTIC, s.rod(0, 5, 1.5, L - 20), 0.8)
+    s.add(M.BRASS, s.rrect(0, -L / 2 + 4, 2, 8, 0.8), 2.0)
+    s.add(M.STEEL, s.rrect(0, L / 2 - 30, 3, 18) * (np.sin(s.v * 3) > 0), 0.8)
+    if rng.random() < 0.5:
+        s.add(M.STEEL, s.rrect(4.5, -L / 2 + 30, 1.5, 45, 0.5), 1.2)  # metal clip
+    return s.model(None, "pen")
+
+
 DISTRACTOR_KINDS: dict[str, Callable[[Rng], ObjectModel]] = {
     f.__name__: f
     for f in (belt_buckle, zip_fastener, underwire, button, coin, key, watch, glasses,
               hearing_aid, dental, pacemaker, hip_prosthesis, knee_prosthesis, shoe_shank,
-              eyelets)
+              eyelets, wallet, tobacco_tin, lighter, pen)
 }  # fmt: skip
 
 
@@ -259,6 +312,17 @@ def sample_distractors(rng: Rng, body: Body, amount: float = 1.0) -> list[Distra
     if p(0.3):
         for k in range(int(rng.integers(3, 8))):
             add("button", rng.normal(0, 2), f(0.2) + k * f(0.035), 0.0, 0.0)
+    # phone-like innocent objects in pockets and the waistband: the hard negatives
+    for kind, prob in (("wallet", 0.3), ("tobacco_tin", 0.12), ("lighter", 0.2), ("pen", 0.15)):
+        if p(prob):
+            side = rng.choice([-1, 1])
+            add(
+                kind,
+                side * body.hips * rng.uniform(0.45, 0.9),
+                f(rng.uniform(0.44, 0.56)),
+                rng.uniform(0, 6.28),
+                float(min(abs(rng.normal(0, 0.5)), 1.5)),
+            )
     if body.sex is Sex.FEMALE and p(0.7):
         for side in (-1, 1):
             add("underwire", side * body.chest * 0.5, f(0.29), rng.normal(0, 0.1), 0.3)

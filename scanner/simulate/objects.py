@@ -114,7 +114,8 @@ class Sheet:
     def model(self, category: Category | None, kind: str) -> ObjectModel:
         """Finish drawing."""
         total = sum(self.layers.values(), np.zeros_like(self.envelope))
-        env = self.envelope if self.envelope.any() else total
+        # wherever there is material the object is present, even outside its declared body
+        env = np.where(self.envelope > 0, self.envelope, total)
         return ObjectModel(category, kind, self.res, self.layers, env.astype(np.float32))
 
 
