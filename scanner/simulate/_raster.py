@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.interpolate import PchipInterpolator
 
 from scanner.simulate.materials import BODY_MATERIALS, Material
 
@@ -182,8 +183,8 @@ def profiled_cylinder(
 ) -> tuple[Window, F32] | None:
     """Chord through a vertical elliptic cylinder whose half-width and half-depth vary with ``y``.
 
-    ``ys_ctrl``, ``half_w``, ``half_d`` are control points (mm, increasing ``y``), linearly
-    interpolated; ``grow`` is added to both radii (for fat and clothing shells).
+    ``ys_ctrl``, ``half_w``, ``half_d`` are control points (mm, increasing ``y``), joined by a
+    monotone cubic; ``grow`` is added to both radii (for fat and clothing shells).
     """
     ysc = np.asarray(ys_ctrl, dtype=np.float32)
     hw = np.asarray(half_w, dtype=np.float32) + np.float32(grow)
@@ -193,8 +194,10 @@ def profiled_cylinder(
     if win is None:
         return None
     w, xs, ys = win
-    a = np.interp(ys[:, 0], ysc, hw).astype(np.float32)[:, None]
-    d = np.interp(ys[:, 0], ysc, hd).astype(np.float32)[:, None]
+    # shape-preserving cubic through the control points: a smooth outline without overshoot
+    a = PchipInterpolator(ysc, hw, extrapolate=False)(ys[:, 0]).astype(np.float32)[:, None]
+    d = PchipInterpolator(ysc, hd, extrapolate=False)(ys[:, 0]).astype(np.float32)[:, None]
+    a, d = np.nan_to_num(a), np.nan_to_num(d)
     a = np.maximum(a, np.float32(1e-3))
     q = (np.float32(1.0) - ((xs - np.float32(cx)) / a) ** 2).astype(np.float32)
     return w, (np.float32(2.0) * np.maximum(d, 0) * _sqrt_pos(q)).astype(np.float32)

@@ -144,7 +144,7 @@ def _torso_profile(body: Body) -> tuple[list[float], list[float], list[float]]:
     d = body.depth
     chest_d = 95 + 0.35 * (d - 95)
     hd = [55, chest_d * 0.85, chest_d, chest_d * 1.02, (chest_d + d) / 2, d, d * 0.95, d * 0.72,
-          d * 0.15]  # fmt: skip
+          0.0]  # fmt: skip
     return ys, [float(v) for v in w], [float(v) for v in hd]
 
 
@@ -460,20 +460,10 @@ def _clothes_trunk(
     band = R.profiled_cylinder(cv, 0, [wb - 20, wb + 20], [half_w + 9] * 2, [half_d + 9] * 2)
     inner = R.profiled_cylinder(cv, 0, [wb - 20, wb + 20], [half_w + 3] * 2, [half_d + 3] * 2)
     _cloth_shell(cv, band, inner, 1.5 * scale)
-    # pocket linings
+    # pocket linings: soft-edged fabric pouches
     for side in (-1, 1):
-        R.put(
-            cv,
-            M.CLOTH,
-            R.box(
-                cv,
-                side * body.hips * 0.75 - 55,
-                side * body.hips * 0.75 + 55,
-                body.frac(0.46),
-                body.frac(0.54),
-                1.2 * scale,
-            ),
-        )
+        pouch = R.ellipsoid(cv, side * body.hips * 0.75, body.frac(0.50), 60, body.frac(0.045), 1.0)
+        R.put(cv, M.CLOTH, pouch, 0.9 * scale)
 
 
 def hiding_places(body: Body) -> dict[Location, list[Region]]:

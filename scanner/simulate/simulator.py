@@ -404,8 +404,9 @@ def _scanner_hardware(cv: Canvas, body: Body, rng: np.random.Generator, bottom: 
         )
         R.put(cv, material, R.box(cv, x0, x1, floor + 1.0, floor + 1.0 + min(thick, bottom), depth))
     if rng.random() < 0.25:
-        side = float(rng.choice([-1.0, 1.0]))
-        x = float(rng.uniform(0.3, 0.9)) * (x1 if side > 0 else x0)
+        # in the air margin beside the body, clear of the image edge
+        bx0, bx1, _, _ = body_extent(body)
+        x = (bx1 + x1) / 2 if rng.random() < 0.5 else (bx0 + x0) / 2
         top = float(rng.uniform(0.35, 0.6)) * body.height
         outer = R.segment(cv, (x, top), (x, floor), 16, 16, caps=False)
         inner = R.segment(cv, (x, top), (x, floor), 14.5, 14.5, caps=False)
