@@ -67,7 +67,8 @@ def float_image(image: Any, name: str = "image") -> NDArray[np.float32]:
     arr = as_array(image, name)
     check_real_dtype(arr, name)
     check_2d(arr, name)
-    out = np.ascontiguousarray(arr, dtype=np.float32)
+    with np.errstate(over="ignore"):  # values beyond float32 become inf and are reported below
+        out = np.ascontiguousarray(arr, dtype=np.float32)
     check_finite(out, name)
     return out
 

@@ -100,7 +100,8 @@ def _counts_array(counts: Any) -> NDArray[Any]:
     check_real_dtype(arr, "counts")
     check_2d(arr, "counts")
     if arr.dtype not in (np.uint16, np.float32):
-        arr = arr.astype(np.float32)
+        with np.errstate(over="ignore"):  # beyond float32 becomes inf, reported below
+            arr = arr.astype(np.float32)
     arr = np.ascontiguousarray(arr)
     check_finite(arr, "counts")
     return arr
