@@ -13,6 +13,7 @@ Conventions
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import numpy as np
@@ -210,10 +211,16 @@ def counts_to_attenuation(
     return out
 
 
-def _subsample(values: NDArray[Any]) -> NDArray[np.float64]:
-    """At most ``_MAX_SAMPLE`` evenly strided values of ``values`` (flattened), as float64."""
+def _subsample(values: NDArray[Any], cols: int) -> NDArray[np.float64]:
+    """At most about ``_MAX_SAMPLE`` strided values of ``values`` (flattened), as float64.
+
+    The stride is made coprime with the row length ``cols`` so the sample covers every column
+    (detector channel) instead of the same few columns in each row.
+    """
     flat = values.ravel()
     step = max(1, -(-flat.size // _MAX_SAMPLE))
+    while step > 1 and math.gcd(step, cols) != 1:
+        step += 1
     return flat[::step].astype(np.float64)
 
 
@@ -282,9 +289,9 @@ def estimate_air_level(counts: NDArray[Any], *, body: NDArray[np.bool_] | None =
             )
         outside = arr[~mask.astype(bool)]
         if outside.size >= 16:
-            sample = _subsample(outside)
+            sample = _subsample(outside, arr.shape[1])
     if sample is None:
-        sample = _subsample(arr)
+        sample = _subsample(arr, arr.shape[1])
     level = _bright_mode(sample)
     if level is None or level <= 0.0:
         raise KernelInputError(

@@ -64,4 +64,3 @@ def test_input_is_not_modified(rng):
     for call in CALLS.values():
         call(image)
     np.testing.assert_array_equal(image, before)
-
