@@ -183,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
             "skimage equalize_adapthist",
         ),
         (
+            "unsharp (r=1, default)",
+            lambda: kernels.unsharp(att),
+            lambda: unsharp_mask(att, preserve_range=True),
+            "skimage unsharp_mask",
+        ),
+        (
             "unsharp (r=2)",
             lambda: kernels.unsharp(att, 2.0, 1.0),
             lambda: unsharp_mask(att, 2.0, 1.0, preserve_range=True),

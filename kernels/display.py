@@ -103,7 +103,7 @@ def window_level(
     level : float
         Centre of the displayed value range.
     invert : bool
-        Show larger values darker (the usual look of a transmission X-ray: dense = dark).
+        Show larger values darker (dense = dark).
     gamma : float
         Display gamma, > 0.
 
