@@ -43,6 +43,8 @@ and ``scanguard tip SCAN --object phone[:kind] [--x --y --angle --tilt] --out DI
 ``python -m scanner.simulate.samples`` regenerates ``sample_scans/`` and ``docs/gallery/``.
 """
 
+import logging
+
 from scanner.simulate.dataset import simulate_dataset
 from scanner.simulate.enums import CATEGORY_IDS, Category, Concealment, Location, Pose, Sex
 from scanner.simulate.errors import ConfigError, PlacementError, ProjectionError, SimulationError
@@ -50,6 +52,8 @@ from scanner.simulate.imaging import Acquisition
 from scanner.simulate.materials import DetectorMaterial, Material
 from scanner.simulate.simulator import SimConfig, SimObject, SimulatedScan, simulate_scan
 from scanner.simulate.tip import Projection, project_threat, write_projection
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "CATEGORY_IDS",

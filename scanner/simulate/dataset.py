@@ -13,7 +13,7 @@ import multiprocessing
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +167,17 @@ def coco_annotations(scan: SimulatedScan) -> list[dict[str, Any]]:
     return out
 
 
+def _config_dict(cfg: SimConfig) -> dict[str, Any]:
+    """JSON-ready ``SimConfig`` (enums as their values)."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        return v.value if hasattr(v, "value") else v
+
+    return {f.name: plain(getattr(cfg, f.name)) for f in fields(cfg)}
+
+
 def _run(task: _Task) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     sim_seq, enc_seq = task.seq.spawn(2)
     scan = simulate_scan(np.random.default_rng(sim_seq), task.config)
@@ -259,6 +270,7 @@ def simulate_dataset(
             "seed": seed,
             "n": n,
             "positive_fraction": positive_fraction,
+            "config": _config_dict(cfg),
         },
         "licenses": [],
         "categories": coco_categories(),
