@@ -359,6 +359,67 @@ def _subgroup_recall(
     return {g: (float(np.mean(v)), len(v)) for g, v in sorted(hits.items())}
 
 
+def coco_ap50(
+    preds: Sequence[ScanPrediction],
+    calibration: Calibration,
+    label: int = 0,
+    classes: Sequence[str] = CLASSES,
+) -> float:
+    """AP at IoU 0.5 of one class computed by pycocotools (cross-check of :func:`_ap`)."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    images, anns, dets = [], [], []
+    for i, p in enumerate(preds):
+        images.append({"id": i + 1, "width": 4096, "height": 4096})
+        for b, lab in zip(p.gt_boxes, p.gt_labels, strict=True):
+            if lab == label:
+                anns.append(
+                    {
+                        "id": len(anns) + 1,
+                        "image_id": i + 1,
+                        "category_id": 1,
+                        "bbox": [float(v) for v in b],
+                        "area": float(b[2] * b[3]),
+                        "iscrowd": 0,
+                    }
+                )
+        conf = calibrate_labels(p.raw, p.labels, list(classes), calibration)
+        for b, lab, c in zip(p.boxes, p.labels, conf, strict=True):
+            if lab == label:
+                dets.append(
+                    {
+                        "image_id": i + 1,
+                        "category_id": 1,
+                        "bbox": [float(v) for v in b],
+                        "score": float(c),
+                    }
+                )
+    if not anns:
+        return float("nan")
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = {
+            "images": images,
+            "annotations": anns,
+            "categories": [{"id": 1, "name": classes[label]}],
+        }
+        gt.createIndex()
+        dt = gt.loadRes(dets) if dets else COCO()
+        ev = COCOeval(gt, dt, "bbox")
+        ev.params.iouThrs = np.array([0.5])
+        ev.params.areaRng = [[0, 1e10]]
+        ev.params.areaRngLbl = ["all"]
+        ev.params.maxDets = [100]
+        ev.evaluate()
+        ev.accumulate()
+    prec = ev.eval["precision"][0, :, 0, 0, 0]
+    return float(np.mean(np.where(prec > -1, prec, 0.0)))
+
+
 def compute_metrics(
     preds: Sequence[ScanPrediction],
     calibration: Calibration,
@@ -388,6 +449,7 @@ def compute_metrics(
             if k in s and np.isfinite(s[k]):
                 boot[k].append(s[k])
     out: dict[str, Any] = {
+        "ap50_phone_pycocotools": round(coco_ap50(preds, calibration), 4) if n else None,
         "n_scans": n,
         "n_positive": int(stats["positive"].sum()),
         "match_iou": MATCH_IOU,

@@ -71,3 +71,15 @@ def test_metrics_count_misses() -> None:
     assert m["ap50_phone"]["value"] < 1.0
     assert m["false_phone_detections_per_scan_at_alarm"]["value"] == pytest.approx(0.5)
     assert m["phone_recall_by_kind"]["smartphone"]["value"] == pytest.approx(0.5)
+
+
+def test_ap_agrees_with_pycocotools() -> None:
+    """The bootstrap AP matches pycocotools' AP50 on a mixed set of hits, misses and negatives."""
+    rng = np.random.default_rng(3)
+    preds = [
+        _scan([float(rng.uniform(0.2, 0.9))], gt=True, hit=bool(rng.random() < 0.7))
+        for _ in range(30)
+    ]
+    preds += [_scan([float(rng.uniform(0.05, 0.6))], gt=False) for _ in range(20)]
+    m = compute_metrics(preds, Calibration(), Thresholds(), n_boot=0)
+    assert m["ap50_phone"]["value"] == pytest.approx(m["ap50_phone_pycocotools"], abs=0.01)
