@@ -105,14 +105,11 @@ def ellipsoid(
     cv: Canvas, cx: float, cy: float, rx: float, ry: float, rz: float, angle: float = 0.0
 ) -> tuple[Window, F32] | None:
     """Chord through an ellipsoid with in-plane semi-axes (rx, ry) rotated by ``angle`` (rad)."""
-    ext = max(rx, ry)
     if abs(angle) > 1e-6:
         c, s = abs(np.cos(angle)), abs(np.sin(angle))
         ex, ey = rx * c + ry * s, rx * s + ry * c
     else:
         ex, ey = rx, ry
-    ext = max(ex, ey)
-    del ext
     win = cv.window(cx - ex, cx + ex, cy - ey, cy + ey)
     if win is None or rx <= 0 or ry <= 0 or rz <= 0:
         return None
@@ -240,7 +237,7 @@ def arc_band(
 
 
 def box(
-    cv: Canvas, x0: float, x1: float, y0: float, y1: float, depth: float, soft: float = 0.0
+    cv: Canvas, x0: float, x1: float, y0: float, y1: float, depth: float
 ) -> tuple[Window, F32] | None:
     """Constant path ``depth`` (mm) over an axis-aligned box with partial-pixel coverage."""
     win = cv.window(x0, x1, y0, y1)
@@ -250,7 +247,6 @@ def box(
     pr, pc = cv.pitch
     fx = np.clip((np.minimum(xs + pc / 2, x1) - np.maximum(xs - pc / 2, x0)) / pc, 0, 1)
     fy = np.clip((np.minimum(ys + pr / 2, y1) - np.maximum(ys - pr / 2, y0)) / pr, 0, 1)
-    del soft
     return w, (np.float32(depth) * fy * fx).astype(np.float32)
 
 

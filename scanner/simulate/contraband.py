@@ -8,6 +8,7 @@ dimensions are drawn around real devices (smartphones ~150 x 70 x 8 mm, feature 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -237,9 +238,8 @@ def charger(rng: Rng) -> ObjectModel:
     return s.model(Category.POWER_BANK, "charger")
 
 
-def battery(rng: Rng) -> ObjectModel:
+def battery(rng: Rng, kind: str) -> ObjectModel:
     """A loose battery: phone pouch cell, 18650/AA cylinder or coin cell."""
-    kind = rng.choice(["pouch", "cylindrical", "coin"], p=[0.5, 0.35, 0.15])
     if kind == "pouch":
         W, L, T = rng.uniform(30, 65), rng.uniform(40, 90), rng.uniform(3.5, 6)
         s = Sheet(L + 8, W + 1)
@@ -258,13 +258,12 @@ def battery(rng: Rng) -> ObjectModel:
         s.add(M.STEEL, disc, 0.6)
         s.add(M.STEEL, disc - s.ellipse(0, 0, r - 0.3, r - 0.3), T)
         s.add(M.CATHODE, s.ellipse(0, 0, r - 1, r - 1), T * 0.35)
-        kind = "coin_cell"
     return s.model(Category.BATTERY, str(kind))
 
 
-def sim_card(rng: Rng) -> ObjectModel:
+def sim_card(rng: Rng, kind: str) -> ObjectModel:
     """Nano/micro/mini SIM: polymer body, silicon die, copper contact pad."""
-    size = rng.choice(["nano", "micro", "mini"], p=[0.6, 0.25, 0.15])
+    size = kind.removesuffix("_sim")
     W, L, T = {"nano": (8.8, 12.3, 0.67), "micro": (12.0, 15.0, 0.76), "mini": (15.0, 25.0, 0.76)}[
         str(size)
     ]
@@ -272,18 +271,15 @@ def sim_card(rng: Rng) -> ObjectModel:
     body = s.rrect(0, 0, W, L, 0.6)
     s.body(body, T)
     s.add(M.PVC, body, T)
-    pad = s.rrect(0, -L / 2 + 6.0 if size != "nano" else 0.0, 8.0, 6.5, 0.8)
-    s.add(M.COPPER, pad, 0.035)
-    s.add(
-        M.SILICON, s.rrect(0, pad.mean() and (-L / 2 + 6.0 if size != "nano" else 0.0), 4, 4), 0.2
-    )
-    s.add(M.PLASTIC, s.rrect(0, -L / 2 + 6.0 if size != "nano" else 0.0, 6.0, 5.5, 0.5), 0.25)
+    chip_v = -L / 2 + 6.0 if size != "nano" else 0.0
+    s.add(M.COPPER, s.rrect(0, chip_v, 8.0, 6.5, 0.8), 0.035)
+    s.add(M.SILICON, s.rrect(0, chip_v, 4, 4), 0.2)
+    s.add(M.PLASTIC, s.rrect(0, chip_v, 6.0, 5.5, 0.5), 0.25)
     return s.model(Category.SIM_CARD, f"{size}_sim")
 
 
-def blade(rng: Rng) -> ObjectModel:
+def blade(rng: Rng, kind: str) -> ObjectModel:
     """Razor, utility, scalpel or knife blade (thin steel)."""
-    kind = str(rng.choice(["razor", "utility", "scalpel", "knife"], p=[0.35, 0.3, 0.15, 0.2]))
     if kind == "razor":
         W, L, T = 22.0, 43.0, rng.uniform(0.1, 0.2)
         s = Sheet(L + 0.5, W + 0.5)
@@ -338,11 +334,11 @@ def _pellets(rng: Rng) -> ObjectModel:
     return s.model(Category.DRUG_PACKAGE, "pellets")
 
 
-def drug_package(rng: Rng) -> ObjectModel:
+def drug_package(rng: Rng, kind: str) -> ObjectModel:
     """Wrapped drug bolus, a cluster of pellets or a flat bag; organic fill, wrapping, air."""
-    if rng.random() < 0.25:
+    if kind == "pellets":
         return _pellets(rng)
-    if rng.random() < 0.55:
+    if kind == "bolus":
         d, L = rng.uniform(12, 24), rng.uniform(28, 60)
         s = Sheet(L + 2, d + 2)
         prof = np.maximum(s.dome(0, 0, d / 2, L / 2), s.rod(0, 0, d / 2, L - d) / d)
@@ -352,7 +348,6 @@ def drug_package(rng: Rng) -> ObjectModel:
         s.add(M.RUBBER, shell, rng.uniform(0.6, 1.0))  # latex/condom layers
         # displaced volume: fill, wrapping and a thin air rim between the layers
         s.envelope = np.where(fill + shell > 0, fill + 2 * shell + 1.2, 0).astype(np.float32)
-        kind = "bolus"
     else:
         W, L, T = rng.uniform(35, 80), rng.uniform(50, 120), rng.uniform(6, 22)
         s = Sheet(L + 1, W + 1)
@@ -362,7 +357,6 @@ def drug_package(rng: Rng) -> ObjectModel:
         s.add(M.PLASTIC, s.rrect(0, L / 2 - 3, W, 4), 0.8)  # seal
         s.body(prof > 0, T)
         s.envelope = (prof * T + 0.5).astype(np.float32) * (prof > 0)
-        kind = "bag"
     return s.model(Category.DRUG_PACKAGE, kind)
 
 
@@ -371,10 +365,19 @@ KINDS: dict[Category, list[tuple[str, Callable[[Rng], ObjectModel], float]]] = {
     Category.PHONE: [("smartphone", smartphone, 0.45), ("feature_phone", feature_phone, 0.2),
                      ("mini_phone", mini_phone, 0.35)],
     Category.POWER_BANK: [("power_bank", power_bank, 0.7), ("charger", charger, 0.3)],
-    Category.BATTERY: [("battery", battery, 1.0)],
-    Category.SIM_CARD: [("sim_card", sim_card, 1.0)],
-    Category.BLADE: [("blade", blade, 1.0)],
-    Category.DRUG_PACKAGE: [("drug_package", drug_package, 1.0)],
+    Category.BATTERY: [("pouch", partial(battery, kind="pouch"), 0.5),
+                       ("cylindrical", partial(battery, kind="cylindrical"), 0.35),
+                       ("coin_cell", partial(battery, kind="coin_cell"), 0.15)],
+    Category.SIM_CARD: [("nano_sim", partial(sim_card, kind="nano_sim"), 0.6),
+                        ("micro_sim", partial(sim_card, kind="micro_sim"), 0.25),
+                        ("mini_sim", partial(sim_card, kind="mini_sim"), 0.15)],
+    Category.BLADE: [("razor", partial(blade, kind="razor"), 0.35),
+                     ("utility", partial(blade, kind="utility"), 0.3),
+                     ("scalpel", partial(blade, kind="scalpel"), 0.15),
+                     ("knife", partial(blade, kind="knife"), 0.2)],
+    Category.DRUG_PACKAGE: [("bolus", partial(drug_package, kind="bolus"), 0.41),
+                            ("bag", partial(drug_package, kind="bag"), 0.34),
+                            ("pellets", partial(drug_package, kind="pellets"), 0.25)],
 }  # fmt: skip
 
 
@@ -386,14 +389,17 @@ def make_contraband(rng: Rng, category: Category | str, kind: str | None = None)
     rng : numpy.random.Generator
     category : Category or str
     kind : str, optional
-        For phones ``"smartphone"``, ``"feature_phone"`` or ``"mini_phone"``; for power banks
-        ``"power_bank"`` or ``"charger"``; random when omitted.
+        A kind of :data:`KINDS` for the category (phones ``"smartphone"``, ``"feature_phone"``,
+        ``"mini_phone"``; power banks ``"power_bank"``, ``"charger"``; batteries ``"pouch"``,
+        ``"cylindrical"``, ``"coin_cell"``; SIMs ``"nano_sim"``, ``"micro_sim"``,
+        ``"mini_sim"``; blades ``"razor"``, ``"utility"``, ``"scalpel"``, ``"knife"``; drug
+        packages ``"bolus"``, ``"bag"``, ``"pellets"``); random when omitted.
     """
     cat = Category(category)
     options = KINDS[cat]
     if kind is None:
         p = np.array([o[2] for o in options])
-        name, build, _ = options[int(rng.choice(len(options), p=p / p.sum()))]
+        _, build, _ = options[int(rng.choice(len(options), p=p / p.sum()))]
     else:
         found = [o for o in options if o[0] == kind]
         if not found:
@@ -401,6 +407,5 @@ def make_contraband(rng: Rng, category: Category | str, kind: str | None = None)
 
             valid = ", ".join(o[0] for o in options)
             raise ConfigError(f"unknown kind {kind!r} for {cat.value}; use one of: {valid}")
-        name, build, _ = found[0]
-    del name
+        _, build, _ = found[0]
     return build(rng)

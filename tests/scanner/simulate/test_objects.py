@@ -28,9 +28,9 @@ def _footprint(cv: Canvas) -> np.ndarray:
 
 @pytest.mark.parametrize(("category", "kind"), ALL_KINDS)
 def test_every_kind_renders(category: Category, kind: str) -> None:
-    """Each contraband kind has material and a non-empty projected box."""
+    """Each contraband kind has material, labels itself with that kind and projects a box."""
     model = make_contraband(np.random.default_rng(0), category, kind)
-    assert model.category is category
+    assert model.category is category and model.kind == kind
     assert sum(float(v.sum()) for v in model.layers.values()) > 0
     cv = Canvas((200, 200), (1.0, 1.0))
     placed = splat(cv, model, (100.0, 100.0), 0.3)
