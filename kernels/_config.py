@@ -1,16 +1,21 @@
 """Compilation and threading settings shared by every kernel, in one place.
 
-``cache=True`` writes compiled machine code next to the sources (``__pycache__``) so a restarted
-service loads it instead of compiling again. ``fastmath`` is limited to flags that keep IEEE
-NaN/inf semantics (the wrappers reject non-finite input anyway, but clamps must stay exact).
+``cache=True`` writes compiled machine code next to the sources (``__pycache__``, or
+``NUMBA_CACHE_DIR`` / a per-user directory when that is read-only) so a restarted service loads
+it instead of compiling again. Numba checks a cached kernel against its own source file only, so
+every compiled helper lives in the module of the kernels that call it. ``fastmath`` is limited
+to flags that keep IEEE NaN/inf semantics (the wrappers reject non-finite input anyway, but
+clamps must stay exact); kernels that must reproduce a reference's rounding use
+:func:`pjit_ieee`.
 
-Threading: Numba's default layer on a pip install is GNU OpenMP, which kills any child process
-forked after a parallel kernel ran ("fork() called from a process already using GNU OpenMP"),
-e.g. a ``multiprocessing`` pool with the "fork" start method. The kernels therefore select the
-fork-safe "workqueue" layer (unless ``NUMBA_THREADING_LAYER`` is set, e.g. to "tbb"). That layer
-must not run two parallel kernels at once, so the public functions take one process-wide
-re-entrant lock (:func:`serialized`): kernels from several threads run one after the other, each
-on all of its threads.
+Threading: without TBB installed Numba picks its OpenMP layer, and GNU OpenMP kills any child
+process forked after a parallel kernel ran ("fork() called from a process already using GNU
+OpenMP"), e.g. a ``multiprocessing`` pool with the "fork" start method. The kernels therefore
+select the fork-safe "workqueue" layer (unless ``NUMBA_THREADING_LAYER`` is set, e.g. to
+"tbb"); on a busy machine it also gave steadier timings than OpenMP. That layer must not run two
+parallel kernels at once, so the public functions take one process-wide re-entrant lock
+(:func:`serialized`): kernels called from several threads run one after the other, each on all
+of its threads.
 """
 
 from __future__ import annotations
