@@ -270,7 +270,7 @@ def sim_card(rng: Rng, kind: str) -> ObjectModel:
     s = Sheet(L + 0.5, W + 0.5)
     body = s.rrect(0, 0, W, L, 0.6)
     s.body(body, T)
-    s.add(M.PVC, body, T)
+    s.add(M.PVC if rng.random() < 0.4 else M.PLASTIC, body, T)  # PVC or PC/ABS card body
     chip_v = -L / 2 + 6.0 if size != "nano" else 0.0
     s.add(M.COPPER, s.rrect(0, chip_v, 8.0, 6.5, 0.8), 0.035)
     s.add(M.SILICON, s.rrect(0, chip_v, 4, 4), 0.2)
