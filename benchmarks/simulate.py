@@ -16,8 +16,8 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from scanner.simulate import SimConfig, simulate_scan  # noqa: E402
-from scanner.simulate.spectrum import make_beam  # noqa: E402
+from scanner.simulate import SimConfig, simulate_scan
+from scanner.simulate.spectrum import make_beam
 
 
 def main() -> None:
