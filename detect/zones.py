@@ -6,7 +6,8 @@ stature from anthropometric tables (chin ~0.13, shoulder ~0.18, hip joint ~0.47,
 ankle ~0.96 of stature from the vertex; the feet zone starts at 0.94, taking in a shoe's
 upper). Above the legs, a finding whose centre lies outside the
 run of body pixels on the midline (the trunk, neck or head in that row) is on an arm or hand, as
-is anything above the head.
+is anything above the head or, in the shoulder and chest rows, farther from the midline than
+the shoulders reach (arms held out sideways).
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from kernels import body_mask
 __all__ = ["BodyLayout", "ZoneBands", "assign_zone", "body_layout"]
 
 logger = logging.getLogger(__name__)
+
+
+#: Shoulder (bideltoid) breadth over chest breadth, with room for clothing.
+SHOULDER_FACTOR = 1.5
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,9 @@ class BodyLayout:
         Column of ``mask`` on the body's vertical axis (median column of the body pixels).
     step : int
         Image pixels per mask pixel.
+    trunk_half_width : float
+        Half the chest's width in mask pixels (inf when unknown): in the shoulder and chest
+        rows, body farther than :data:`SHOULDER_FACTOR` times this from the midline is arm.
     """
 
     mask: NDArray[np.bool_]
@@ -58,6 +66,7 @@ class BodyLayout:
     bottom: int
     midline: float
     step: int = 1
+    trunk_half_width: float = float("inf")
 
     @property
     def height(self) -> int:
@@ -90,7 +99,15 @@ def body_layout(image: NDArray[np.float32], step: int = 1) -> BodyLayout:
     mc = round(midline)
     on_axis = np.flatnonzero(mask[:, max(0, mc - 1) : mc + 2].any(axis=1))
     top = int(on_axis[0]) if on_axis.size else int(rows[0])
-    return BodyLayout(mask, top, int(rows[-1]), midline, step)
+    bottom = int(rows[-1])
+    height = max(1, bottom - top + 1)
+    widths = [
+        run[1] - run[0]
+        for i in range(top + round(0.24 * height), top + round(ZoneBands().chest * height))
+        if i < mask.shape[0] and (run := _axis_run(mask[i], mc)) is not None
+    ]
+    half = float(np.percentile(widths, 25)) / 2.0 if widths else float("inf")
+    return BodyLayout(mask, top, bottom, midline, step, half)
 
 
 def _axis_run(row: NDArray[np.bool_], midline: int) -> tuple[int, int] | None:
@@ -146,6 +163,9 @@ def assign_zone(
     run = _axis_run(layout.mask[r], int(np.clip(round(layout.midline), 0, cols - 1)))
     if run is not None and not (run[0] - 1 <= c < run[1] + 1):
         return BodyZone.ARMS_HANDS
+    lateral = abs(center[1] - layout.midline)
+    if bands.head_neck <= t < bands.chest and lateral > SHOULDER_FACTOR * layout.trunk_half_width:
+        return BodyZone.ARMS_HANDS  # arms held out sideways join the trunk at the shoulders
     if t < bands.head_neck:
         return BodyZone.HEAD_NECK
     if t < bands.chest:

@@ -133,11 +133,13 @@ def synthetic_body(
     cols: int = 800,
     spacing: tuple[float, float] = (1.0, 0.8),
     arms_up: bool = False,
+    arms_out: bool = False,
 ) -> Body:
     """A standing figure: head, trunk, arms apart from the trunk, two legs, feet.
 
     Proportions are fractions of the body height (1800 mm from 100 mm; with ``arms_up`` 1500 mm
-    from 450 mm, hands raised 300 mm above the head), laid out in mm and sampled at ``spacing``.
+    from 450 mm, hands raised 300 mm above the head; with ``arms_out`` the arms reach 700 mm
+    sideways at shoulder height), laid out in mm and sampled at ``spacing``.
     """
     img = np.zeros((rows, cols), np.float32)
     rr = (np.arange(rows) + 0.5) * spacing[0]
@@ -156,7 +158,9 @@ def synthetic_body(
     img[band(0.13, 0.18) & span(-50, 50)] = 1.5  # neck
     img[band(0.18, 0.53) & span(-170, 170)] = 2.0  # trunk
     img[band(0.18, 0.21) & span(-250, 250)] = 1.6  # shoulders, joining the arms to the trunk
-    if arms_up:  # raised arms, hands ~ 0.2 of the height above the head
+    if arms_out:  # arms held out sideways at shoulder height
+        img[band(0.18, 0.23) & span(-700, 700)] = 1.0
+    elif arms_up:  # raised arms, hands ~ 0.2 of the height above the head
         img[band(-0.2, 0.21) & span(-250, -200)] = 1.0
         img[band(-0.2, 0.21) & span(200, 250)] = 1.0
     else:

@@ -118,3 +118,20 @@ def test_zones_of_annotated_objects_in_sample_scans() -> None:
                 wrong.append(f"{name}: {ann['category']} in {ann['location']} -> {zone.value}")
     assert checked >= 5
     assert not wrong, wrong
+
+
+def test_arms_held_out_are_arms() -> None:
+    """Arms held out at shoulder height join the trunk but are still arms/hands."""
+    body = synthetic_body(rows=1000, cols=900, spacing=(2.0, 1.6), arms_out=True)
+    layout = body_layout(body.image, step=2)
+    mid = body.image.shape[1] / 2
+
+    def at(t: float, col_offset_mm: float) -> BodyZone:
+        centre = (body.top + t * body.height, mid + col_offset_mm / body.spacing[1])
+        return assign_zone(layout, centre)
+
+    assert at(0.2, 600) is BodyZone.ARMS_HANDS
+    assert at(0.2, -400) is BodyZone.ARMS_HANDS
+    assert at(0.2, 100) is BodyZone.CHEST
+    assert at(0.3, -150) is BodyZone.CHEST
+    assert at(0.5, 150) is BodyZone.PELVIS_GROIN
