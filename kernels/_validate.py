@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from kernels._config import jit
 from kernels.errors import KernelDtypeError, KernelInputError
 
 
@@ -45,13 +46,24 @@ def check_real_dtype(arr: np.ndarray, name: str) -> None:
         )
 
 
+@jit
+def _all_finite(values):  # type: ignore[no-untyped-def]
+    """True when no value is NaN or infinite (``v * 0`` is 0 for finite ``v`` only)."""
+    acc = np.float32(0.0)
+    for k in range(values.shape[0]):
+        acc += values[k] * np.float32(0.0)
+    return acc == 0.0
+
+
 def check_finite(arr: NDArray[np.floating[Any]], name: str) -> None:
     """Raise if a float array holds NaN or infinity."""
     if arr.dtype.kind != "f":
         return
-    lo = arr.min()
-    hi = arr.max()
-    if not (math.isfinite(float(lo)) and math.isfinite(float(hi))):
+    if arr.dtype == np.float32 and arr.flags.c_contiguous:
+        finite = bool(_all_finite(arr.reshape(-1)))
+    else:
+        finite = math.isfinite(float(arr.min())) and math.isfinite(float(arr.max()))
+    if not finite:
         n_bad = int(np.count_nonzero(~np.isfinite(arr)))
         raise KernelInputError(
             f"{name} holds {n_bad} NaN or infinite value(s) (or values beyond float32 range); "
