@@ -104,19 +104,36 @@ def _shape(value: Any) -> tuple[int, int]:
     return (items[0], items[1])
 
 
+# Relative cost of one tap of the column pass (a gather) and of the row pass (vectorised).
+_GATHER_COST = 8.0
+
+
 def _resize(img: NDArray[np.float32], shape: tuple[int, int]) -> NDArray[np.float32]:
     rows, cols = img.shape
     out_rows, out_cols = shape
-    if out_cols != cols:
-        idx, w = _axis_weights(cols, out_cols)
+    col_w = _axis_weights(cols, out_cols) if out_cols != cols else None
+    row_w = _axis_weights(rows, out_rows) if out_rows != rows else None
+    cols_first = True
+    if col_w is not None and row_w is not None:
+        # Both orders give the same result up to rounding; run the expensive pass on the
+        # smaller image.
+        tx = col_w[0].shape[1] * _GATHER_COST
+        ty = row_w[0].shape[1]
+        cost_cols_first = rows * out_cols * tx + out_rows * out_cols * ty
+        cost_rows_first = out_rows * cols * ty + out_rows * out_cols * tx
+        cols_first = cost_cols_first <= cost_rows_first
+    if cols_first and col_w is not None:
         tmp = np.empty((rows, out_cols), dtype=np.float32)
-        _resample_cols(img, idx, w, tmp)
+        _resample_cols(img, col_w[0], col_w[1], tmp)
         img = tmp
-    if out_rows != rows:
-        idx, w = _axis_weights(rows, out_rows)
-        out = np.empty((out_rows, out_cols), dtype=np.float32)
-        _resample_rows(img, idx, w, out)
+    if row_w is not None:
+        out = np.empty((out_rows, img.shape[1]), dtype=np.float32)
+        _resample_rows(img, row_w[0], row_w[1], out)
         img = out
+    if not cols_first and col_w is not None:
+        tmp = np.empty((out_rows, out_cols), dtype=np.float32)
+        _resample_cols(img, col_w[0], col_w[1], tmp)
+        img = tmp
     return img
 
 
