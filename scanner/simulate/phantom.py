@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from scanner.simulate import _raster as R
 from scanner.simulate.enums import Location, Pose, Sex
@@ -255,6 +256,13 @@ def draw_body(cv: R.Canvas, body: Body, rng: np.random.Generator) -> None:
             ),
             -1.0,
         )
+    # mottled bowel content: many small gas pockets along the colon frame
+    for _ in range(int(rng.integers(0, 60))):
+        t = rng.uniform(0, 1)
+        gx = body.waist * 0.62 * (np.cos(np.pi * t) if rng.random() < 0.8 else rng.uniform(-1, 1))
+        gy = f(0.36 + 0.10 * np.sin(np.pi * t) ** 0.3 * rng.uniform(0.3, 1.0))
+        r = rng.uniform(2.5, 8)
+        R.put(cv, M.TISSUE, R.ellipsoid(cv, gx, gy, r, r * rng.uniform(0.6, 1.4), r), -1.0)
     _skeleton_trunk(cv, body)
     # --- arms and legs -------------------------------------------------------------------
     limb_fat = fat * 0.55
@@ -309,6 +317,20 @@ def draw_body(cv: R.Canvas, body: Body, rng: np.random.Generator) -> None:
             shoe_i = R.ellipsoid(cv, ankle[0] + side * 12, fy, 52, 40, 131)
             R.put(cv, M.RUBBER, R.shell(shoe_o, shoe_i))
     _clothes_trunk(cv, body, ys, hw, hd)
+    _texture(cv, rng)
+
+
+def _texture(cv: R.Canvas, rng: np.random.Generator) -> None:
+    """Low-frequency density variation of soft tissue (muscle, organs, bowel content)."""
+    amp = float(rng.uniform(0.0, 0.05))
+    if amp <= 0.002:
+        return
+    step = max(2, round(25.0 / min(cv.pitch)))
+    small = rng.standard_normal((cv.shape[0] // step + 2, cv.shape[1] // step + 2))
+    small = ndimage.gaussian_filter(small, 1.0)
+    small /= small.std() or 1.0
+    field = ndimage.zoom(small, step, order=1)[: cv.shape[0], : cv.shape[1]]
+    cv.maps[M.TISSUE] *= (1.0 + amp * field).astype(np.float32)
 
 
 def _skeleton_trunk(cv: R.Canvas, body: Body) -> None:
