@@ -11,7 +11,6 @@ from typing import TypeAlias
 
 import numpy as np
 
-import kernels
 from detect import errors
 from detect.calibration import calibrate_labels
 from detect.decision import decide, scan_score
@@ -24,7 +23,7 @@ from models import DEFAULT_MANIFEST_PATH
 from models import errors as model_errors
 from models.manifest import Manifest
 from scanner import ScanSource as FileSource
-from scanner.scan import Polarity, Scan
+from scanner.scan import Polarity, Scan, SpacingSource
 
 __all__ = [
     "Detector",
@@ -160,11 +159,22 @@ class Detector:
         return self._identity
 
     def warmup(self) -> None:
-        """Load the compiled kernels and run the model once, so the first scan is not slowed."""
-        kernels.warmup()
-        m = self.manifest.input.pad_multiple
-        side = max(m, 64)
-        self.session.run(np.zeros((1, 1, -(-side // m) * m, -(-side // m) * m), np.float32))
+        """Run the whole pipeline once on a small synthetic scan.
+
+        Loads (or compiles) the kernels detection uses and lets onnxruntime set itself up, so
+        the first real scan is not slowed down.
+        """
+        yy, xx = np.mgrid[0:160, 0:96]
+        image = np.where((yy - 80) ** 2 / 3600 + (xx - 48) ** 2 / 900 < 1, 2.0, 0.0)
+        image = image.astype(np.float32)
+        scan = Scan(
+            image=image,
+            spacing=(2.0, 2.0),
+            spacing_source=SpacingSource.ASSUMED,
+            stored_shape=(160, 96),
+        )
+        self.detect(scan)
+        body_layout(image, step=ZONE_STEP)
 
     def detect(self, scan: Scan, *, decode_ms: float = 0.0) -> Result:
         """Detect contraband in one normalised scan.
