@@ -39,5 +39,8 @@ lint: $(STAMP)
 train: $(STAMP)
 	$(BIN)/scanguard train
 
+bench-kernels: $(STAMP)
+	$(BIN)/python benchmarks/kernels.py
+
 clean:
 	rm -rf $(VENV) build *.egg-info
