@@ -66,6 +66,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
     p.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        metavar="CHECKPOINT",
+        help="start from the EMA weights of another run's checkpoint (fine-tuning)",
+    )
+    p.add_argument("--warmup-steps", type=int, default=300, help="learning-rate warm-up steps")
+    p.add_argument(
         "--minutes",
         type=float,
         default=None,
@@ -141,6 +149,8 @@ def _run(args: argparse.Namespace) -> int:
         version=args.version,
         stages=stages,
         progress=not args.no_progress,
+        init_from=args.init_from,
+        warmup_steps=args.warmup_steps,
     )
     try:
         run_pipeline(opts)

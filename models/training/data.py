@@ -32,14 +32,14 @@ logger = logging.getLogger(__name__)
 class AugmentConfig:
     """Strength of the augmentations (probabilities and ranges)."""
 
-    p_object_crop: float = 0.65
+    p_object_crop: float = 0.75
     scale_range: tuple[float, float] = (0.85, 1.2)
     flip: float = 0.5
     gain_range: tuple[float, float] = (0.8, 1.25)
     gamma_range: tuple[float, float] = (0.85, 1.15)
-    p_noise: float = 0.5
+    p_noise: float = 0.3
     #: log10 range of air photons per pixel for the added quantum noise.
-    noise_log10_photons: tuple[float, float] = (3.5, 6.0)
+    noise_log10_photons: tuple[float, float] = (4.0, 6.5)
     p_blur: float = 0.3
     blur_sigma: tuple[float, float] = (0.3, 1.2)
     p_stripes: float = 0.3

@@ -75,6 +75,8 @@ class PipelineOptions:
     version: str = "1.0.0"
     stages: tuple[Stage, ...] = (Stage.DATA, Stage.FIT, Stage.EXPORT, Stage.CALIBRATE)
     progress: bool = True
+    init_from: Path | None = None
+    warmup_steps: int = 300
     extra: dict[str, Any] = field(default_factory=dict)
 
     def cache_dir(self, split: Split) -> Path:
@@ -137,6 +139,8 @@ def _fit(opts: PipelineOptions, generators: list[subprocess.Popen[bytes]]) -> No
         threads=opts.threads,
         max_records=opts.scans,
         min_records=min(opts.scans, 50),
+        init_from=str(opts.init_from) if opts.init_from else None,
+        warmup_steps=opts.warmup_steps,
         **opts.extra,
     )
     train(

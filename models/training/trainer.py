@@ -63,6 +63,9 @@ class TrainConfig:
         Train on the first ``max_records`` cache records only.
     min_records : int
         Wait until the cache holds at least this many records before starting.
+    init_from : str, optional
+        Start a new run from the EMA weights of this checkpoint (fine-tuning; fresh optimiser
+        and schedule).
     """
 
     out: str = "runs/train"
@@ -81,6 +84,7 @@ class TrainConfig:
     threads: int = 2
     max_records: int | None = None
     min_records: int = 1
+    init_from: str | None = None
     network: NetworkConfig = field(default_factory=NetworkConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     loss: LossWeights = field(default_factory=LossWeights)
@@ -292,6 +296,13 @@ def train(
     else:
         state = _new_state(cfg)
         rng = np.random.default_rng(cfg.seed)
+        if cfg.init_from:
+            _, source = load_checkpoint(cfg.init_from)
+            state.model.load_state_dict(source.ema.state_dict())
+            state.ema.load_state_dict(source.ema.state_dict())
+            logger.info(
+                "initialised from the EMA weights of %s (step %d)", cfg.init_from, source.step
+            )
     sampler = CropSampler(
         cfg.cache,
         cfg.crop,
