@@ -235,12 +235,14 @@ def _simulated(
     sim = simulate_scan(int(seed))
     names = sorted(ENCODINGS)
     name = names[int(rng.integers(len(names)))]
-    ds = encode_dicom(sim.transmission, tuple(sim.spacing), ENCODINGS[name])
+    ds = encode_dicom(
+        sim.transmission, (float(sim.spacing[0]), float(sim.spacing[1])), ENCODINGS[name]
+    )
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
     scan = read_scan(buf.getvalue(), validation="ignore")
-    acq = getattr(sim, "acquisition", None)
-    if hasattr(acq, "to_dict"):
+    acq: Any = getattr(sim, "acquisition", None)
+    if acq is not None and hasattr(acq, "to_dict"):
         acq = acq.to_dict()
     acq_dict: dict[str, Any] = acq if isinstance(acq, dict) else getattr(acq, "__dict__", {})
     extra = {

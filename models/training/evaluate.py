@@ -372,7 +372,9 @@ def coco_ap50(
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    images, anns, dets = [], [], []
+    images: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
+    dets: list[dict[str, Any]] = []
     for i, p in enumerate(preds):
         images.append({"id": i + 1, "width": 4096, "height": 4096})
         for b, lab in zip(p.gt_boxes, p.gt_labels, strict=True):
