@@ -89,11 +89,11 @@ def _warm_kernels() -> None:
 
 
 def import_samples(pipeline: Pipeline) -> int:
-    """Submit every sample scan (source ``import``); returns how many were stored."""
+    """Submit every DICOM sample scan (source ``import``); returns how many were stored."""
     try:
         from scanner.samples import list_samples, sample_path
 
-        names = list_samples()
+        names = [n for n in list_samples() if n.lower().endswith((".dcm", ".dicom"))]
     except Exception as exc:  # missing samples must not stop the service
         logger.warning("no sample scans imported: %s", exc)
         return 0
