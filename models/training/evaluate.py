@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 MATCH_IOU = 0.5
 #: Raw peak floor used for evaluation (the manifest's ``peak_min_score``).
 PEAK_MIN = 0.02
+#: Findings below this calibrated confidence are never listed, even inside the INCONCLUSIVE band.
+REPORT_FLOOR = 0.1
 
 
 @dataclass
@@ -209,7 +211,7 @@ def choose_thresholds(
     ``target_pfa``, raised towards 0.5 (an even chance) while the detection rate stays at least
     ``target_pd``. ``clear_below`` is the highest threshold that still keeps at least
     ``target_pd`` of the phone scans out of CLEAR, capped at ``alarm`` and 0.25; scans between
-    the two are INCONCLUSIVE.
+    the two are INCONCLUSIVE. Findings are reported from ``clear_below`` (at least 0.1).
     """
     scores = _scan_scores(preds, calibration, classes)
     pos = np.array([p.positive for p in preds])
@@ -237,7 +239,7 @@ def choose_thresholds(
     )
     return Thresholds(
         peak_min_score=PEAK_MIN,
-        report_min_confidence=round(clear_below, 4),
+        report_min_confidence=round(max(clear_below, REPORT_FLOOR), 4),
         alarm=round(alarm, 4),
         clear_below=round(clear_below, 4),
     )
