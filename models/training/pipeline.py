@@ -187,6 +187,7 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
             "(scanguard train --stages export)"
         )
     cfg, state = load_checkpoint(opts.out / CHECKPOINT)
+    phases = _training_phases(cfg, state)
     cal = _generate_now(opts, Split.CALIBRATION, opts.calibration_scans)
     test = _generate_now(opts, Split.TEST, opts.test_scans)
     cal_preds = predict_records(model, cal, threads=opts.threads, progress=opts.progress)
@@ -203,11 +204,12 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
             n_train_scans=n_train,
             n_calibration_scans=len(cal),
             epochs=state.epoch,
-            wall_time_s=round(state.elapsed_s, 1),
+            wall_time_s=round(sum(ph["wall_time_s"] for ph in phases), 1),
             device="cpu",
             simulator="scanner.simulate" if opts.source is Source.SIMULATOR else "stand-in",
             n_test_scans=len(test),
-            steps=state.step,
+            steps=sum(ph["steps"] for ph in phases),
+            phases=phases,
             batch_size=cfg.batch_size,
             crop=list(cfg.crop),
             train_seeds=_seed_range(opts.seed, Split.TRAIN, n_train),
@@ -233,9 +235,45 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
     ).with_model(model)
     manifest.save(opts.out / "manifest.json")
     (opts.out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    write_model_card(manifest, opts.out / "MODEL_CARD.md")
+    command = (
+        f"scanguard train --out {opts.out} --seed {opts.seed} --stages calibrate "
+        f"--calibration-scans {len(cal)} --test-scans {len(test)}"
+    )
+    write_model_card(manifest, opts.out / "MODEL_CARD.md", command)
     logger.info("wrote %s", opts.out / "manifest.json")
     return manifest
+
+
+def _training_phases(cfg: Any, state: Any) -> list[dict[str, Any]]:
+    """Steps, batch, crop and wall time of this run and of the runs it was fine-tuned from."""
+    from models.training.trainer import load_checkpoint
+
+    phases = [
+        {
+            "steps": state.step,
+            "batch_size": cfg.batch_size,
+            "crop": list(cfg.crop),
+            "wall_time_s": round(state.elapsed_s, 1),
+        }
+    ]
+    seen = 0
+    while cfg.init_from and seen < 10:
+        path = Path(cfg.init_from)
+        if not path.exists():
+            logger.warning("fine-tuning source %s is gone; its steps are not counted", path)
+            break
+        cfg, state = load_checkpoint(path)
+        phases.insert(
+            0,
+            {
+                "steps": state.step,
+                "batch_size": cfg.batch_size,
+                "crop": list(cfg.crop),
+                "wall_time_s": round(state.elapsed_s, 1),
+            },
+        )
+        seen += 1
+    return phases
 
 
 def _seed_range(seed: int, split: Split, n: int) -> str:
