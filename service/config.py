@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     detector_threads: int | None = Field(
         default=None, ge=1, le=64, description="onnxruntime intra-op threads (default: detector's)"
     )
+    compute_slots: int | None = Field(
+        default=None, ge=1, le=256, description="scans processed at once (default: CPU count)"
+    )
     render_cache_size: int = Field(
         default=16, ge=0, description="decoded scans kept for re-rendering"
     )

@@ -139,6 +139,7 @@ def start_services(
         metrics,
         max_bytes=settings.max_upload_bytes,
         detector=detector,
+        compute_slots=settings.compute_slots,
     )
     services = Services(
         settings=settings,

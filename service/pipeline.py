@@ -7,6 +7,8 @@ bytes → :func:`scanner.read_scan` → store (original fsynced, row ``received`
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -99,6 +101,9 @@ class Pipeline:
         Largest accepted file.
     detector : SupportsDetect, optional
         Set once loaded; submissions are refused (not ready) until then.
+    compute_slots : int, optional
+        Scans decoded or detected at the same time (default: the CPU count). More requests
+        than slots wait their turn instead of slowing every scan down by oversubscription.
     """
 
     def __init__(
@@ -110,6 +115,7 @@ class Pipeline:
         *,
         max_bytes: int,
         detector: SupportsDetect | None = None,
+        compute_slots: int | None = None,
     ) -> None:
         self.store = store
         self.cache = cache
@@ -117,6 +123,8 @@ class Pipeline:
         self.metrics = metrics
         self.max_bytes = max_bytes
         self.detector = detector
+        self.compute_slots = compute_slots or os.cpu_count() or 1
+        self._slots = threading.BoundedSemaphore(self.compute_slots)
 
     def submit(self, data: bytes, submission: Submission) -> ScanPublic:
         """Process one scan file end to end.
@@ -147,13 +155,14 @@ class Pipeline:
                 f"the scan is {len(data)} bytes, more than the {self.max_bytes}-byte limit; "
                 "raise SCANGUARD_MAX_UPLOAD_MB if such scans are expected"
             )
-        t_decode = time.perf_counter()
         try:
-            scan = decode_scan(data)
+            with self._slots:
+                t_decode = time.perf_counter()
+                scan = decode_scan(data)
+                decode_ms = (time.perf_counter() - t_decode) * 1000.0
         except UnreadableScanError as exc:
             self._reject(data, submission, exc.code)
             raise
-        decode_ms = (time.perf_counter() - t_decode) * 1000.0
         row = self.store.add_scan(
             data,
             actor=submission.actor,
@@ -166,7 +175,8 @@ class Pipeline:
         self.metrics.scans.labels(submission.source.value).inc()
         self.cache.put(row.id, scan)
         try:
-            result = detector.detect(scan, decode_ms=decode_ms)
+            with self._slots:
+                result = detector.detect(scan, decode_ms=decode_ms)
         except Exception as exc:
             logger.exception("detector failed on scan %s", row.id)
             self.metrics.detector_failures.inc()
