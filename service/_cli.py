@@ -75,6 +75,9 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--model", type=Path, dest="model_path", help="ONNX model file")
     serve.add_argument("--manifest", type=Path, dest="manifest_path", help="model manifest")
     serve.add_argument(
+        "--compute-slots", type=int, help="scans processed at once (default: CPU count)"
+    )
+    serve.add_argument(
         "--detector-threads", type=int, help="onnxruntime intra-op threads per inference"
     )
     serve.add_argument(
@@ -129,6 +132,7 @@ _SETTING_FLAGS = (
     "model_path",
     "manifest_path",
     "detector_threads",
+    "compute_slots",
     "load_samples",
 )
 
