@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from swagger_ui_bundle import swagger_ui_path
 
 from service.api.routes import health, scans, tokens
 from service.api.routes import metrics as metrics_routes
@@ -212,6 +214,25 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
 
+def _install_offline_docs(app: FastAPI) -> None:
+    """Serve the interactive API docs at ``/docs`` from packaged assets (no CDN).
+
+    Stations often run on closed networks, so Swagger UI's script and style sheet come from the
+    ``swagger-ui-bundle`` package rather than from the internet.
+    """
+    app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} - API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+
 def create_app(settings: Settings | None = None, detector: SupportsDetect | None = None) -> FastAPI:
     """Build the station service.
 
@@ -256,7 +277,10 @@ def create_app(settings: Settings | None = None, detector: SupportsDetect | None
             "(`Authorization: Bearer <token>`)."
         ),
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    _install_offline_docs(app)
     app.state.settings = settings
     app.state.events = events
     app.state.metrics = metrics

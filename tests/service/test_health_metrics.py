@@ -159,3 +159,14 @@ def test_samples_imported_once_into_an_empty_store(
     first.__exit__(None, None, None)
     second = make_client(load_samples=True)  # type: ignore[operator]
     assert second.app.state.services.store.count_scans() == 2
+
+
+def test_docs_served_without_external_resources(client: TestClient) -> None:
+    """/docs renders from packaged Swagger UI assets, with no CDN address in the page."""
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "/docs-assets/swagger-ui-bundle.js" in page.text
+    assert "cdn." not in page.text and "https://" not in page.text
+    script = client.get("/docs-assets/swagger-ui-bundle.js")
+    assert script.status_code == 200
+    assert len(script.content) > 100_000
