@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
 from detect.errors import InferenceError
 
@@ -112,9 +111,7 @@ def decode(
     heat = np.asarray(heatmap[:, :hv, :wv], dtype=np.float32)
     if heat.size == 0 or float(heat.max()) < peak_min_score:
         return Detections.empty()
-    pooled = ndimage.maximum_filter(heat, size=(1, 3, 3), mode="constant", cval=-np.inf)
-    peaks = (heat == pooled) & (heat >= peak_min_score)
-    cls_idx, ys, xs = np.nonzero(peaks)
+    cls_idx, ys, xs = _local_maxima(heat, peak_min_score)
     if cls_idx.size == 0:
         return Detections.empty()
     scores = heat[cls_idx, ys, xs].astype(np.float64)
@@ -133,6 +130,27 @@ def decode(
     boxes = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
     keep = (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
     return Detections(boxes[keep], cls_idx[keep].astype(np.int64), scores[keep])
+
+
+def _local_maxima(
+    heat: NDArray[np.float32], threshold: float
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+    """Cells ``>= threshold`` that are the maximum of their 3 x 3 neighbourhood (ties kept).
+
+    The same cells as ``heat == maximum_filter(heat, (1, 3, 3))`` (outside = -inf), computed
+    only at the candidates above the threshold.
+    """
+    c, y, x = np.nonzero(heat >= threshold)
+    if c.size == 0:
+        return c, y, x
+    padded = np.pad(heat, ((0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+    value = heat[c, y, x]
+    keep = np.ones(c.size, dtype=bool)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            if dy != 1 or dx != 1:
+                keep &= value >= padded[c, y + dy, x + dx]
+    return c[keep], y[keep], x[keep]
 
 
 def box_iou(box: NDArray[np.float64], others: NDArray[np.float64]) -> NDArray[np.float64]:

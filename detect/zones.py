@@ -95,7 +95,8 @@ def body_layout(image: NDArray[np.float32], step: int = 1) -> BodyLayout:
     if rows.size == 0:
         logger.debug("no body found in the scan; zones use the image extent")
         return BodyLayout(mask, 0, mask.shape[0] - 1, (mask.shape[1] - 1) / 2.0, step)
-    midline = float(np.median(np.nonzero(mask)[1]))
+    per_col = np.cumsum(np.count_nonzero(mask, axis=0))
+    midline = float(np.searchsorted(per_col, per_col[-1] / 2.0))
     mc = round(midline)
     on_axis = np.flatnonzero(mask[:, max(0, mc - 1) : mc + 2].any(axis=1))
     top = int(on_axis[0]) if on_axis.size else int(rows[0])

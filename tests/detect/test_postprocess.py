@@ -123,3 +123,20 @@ def test_nms_is_class_wise() -> None:
     labels = np.array([0, 0, 1, 0])
     keep = nms(boxes, scores, labels, iou_threshold=0.5)
     assert list(keep) == [0, 2, 3]
+
+
+def test_local_maxima_match_maximum_filter() -> None:
+    """Peaks equal those of scipy's 3 x 3 maximum filter, plateaus and borders included."""
+    from scipy import ndimage
+
+    from detect.postprocess import _local_maxima
+
+    rng = np.random.default_rng(5)
+    heat = rng.uniform(0, 1, (3, 23, 17)).astype(np.float32)
+    heat[0, 4:6, 4:6] = 1.0  # plateau: all four cells are peaks
+    heat = np.round(heat, 1)  # many ties
+    pooled = ndimage.maximum_filter(heat, size=(1, 3, 3), mode="constant", cval=-np.inf)
+    expected = np.nonzero((heat == pooled) & (heat >= 0.3))
+    got = _local_maxima(heat, 0.3)
+    order = np.lexsort(got[::-1])
+    assert all(np.array_equal(g[order], e) for g, e in zip(got, expected, strict=True))
