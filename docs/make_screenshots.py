@@ -152,10 +152,10 @@ def make_screenshots(out_dir: Path, detector_kind: str = "auto") -> list[Path]:
             page.screenshot(path=str(written[-1]))
 
             if newest["result"] and newest["result"]["findings"]:
-                page.click("#findings-list .finding .goto")
+                page.click("#findings-list .finding[data-index='0'] .goto")
                 page.check("input[name='verdict-0'][value='confirmed']")
             page.check("input[name='outcome'][value='item_found']")
-            page.fill("#review-note", "Phone found in the waistband; seized and logged.")
+            page.fill("#review-note", "Phone found on search; seized and logged.")
             page.click("#review-submit")
             page.wait_for_selector("#review-summary:not([hidden])")
             page.mouse.move(5, 5)

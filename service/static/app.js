@@ -16,6 +16,8 @@
   const RECONNECT_MS = 4000;
   const MIN_ZOOM = 0.05;
   const MAX_ZOOM = 16;
+  /** Findings below this confidence are drawn dashed with only their number, and folded in the list. */
+  const LOW_CONFIDENCE = 0.2;
   const BOX_COLOURS = ["#ff3b3b", "#ffd400", "#38d6ff", "#ff7ce5", "#8dff6b", "#ff9f40"];
   /** Window/level presets in attenuation units (line integral -ln(I/I_air), air = 0). */
   const PRESETS = {
@@ -237,10 +239,10 @@
     },
     badge(decision),
     h("span", { class: "score", title: "Scan confidence" }, pct(score)),
-    scan.review ? h("span", { class: "badge badge-reviewed", title: OUTCOME_TEXT[scan.review.outcome] || "" }, "Reviewed")
-      : h("span"),
     h("span", { class: "meta" },
       h("span", { class: "station" }, scan.station_id || "—"),
+      scan.review ? h("span", { class: "badge badge-reviewed", title: OUTCOME_TEXT[scan.review.outcome] || "" },
+        "Reviewed") : null,
       h("time", { datetime: scan.received_at }, formatTime(scan.received_at))));
   }
 
@@ -410,6 +412,7 @@
     if (state.selectedId !== id) return; // the officer moved on meanwhile
     state.scan = scan;
     state.hover = -1;
+    if (changed) el.side.scrollTop = 0;
     renderDetails();
     renderFindings();
     renderReview();
@@ -475,7 +478,7 @@
       el.findingsList.replaceChildren(h("li", { class: "no-findings" }, "No findings."));
       return;
     }
-    el.findingsList.replaceChildren(...findings.map((finding, index) => {
+    const items = findings.map((finding, index) => {
       const colour = BOX_COLOURS[index % BOX_COLOURS.length];
       const name = `verdict-${index}`;
       const verdict = verdicts.get(index);
@@ -498,7 +501,18 @@
           "aria-label": `Show finding ${index + 1} on the image`,
           onclick: () => zoomToFinding(index),
         }, "Show")));
-    }));
+    });
+    const low = findings.map((f, index) => index).filter((index) => findings[index].confidence < LOW_CONFIDENCE);
+    const shown = items.filter((_, index) => findings[index].confidence >= LOW_CONFIDENCE);
+    if (!low.length) {
+      el.findingsList.replaceChildren(...shown);
+      return;
+    }
+    const open = low.some((index) => verdicts.has(index));
+    el.findingsList.replaceChildren(...shown, h("li", { class: "low-findings" },
+      h("details", { open },
+        h("summary", {}, `${low.length} more below ${pct(LOW_CONFIDENCE)} confidence`),
+        h("ol", { class: "findings-list" }, low.map((index) => items[index])))));
   }
 
   function renderReview() {
@@ -764,7 +778,11 @@
     const { scale, tx, ty } = state.view;
     ctx.font = "700 15px system-ui, sans-serif";
     ctx.textBaseline = "top";
-    findings.forEach((finding, index) => {
+    // least confident first, so the boxes that matter (and the hovered one) are drawn on top
+    const order = findings.map((_, index) => index).sort((a, b) =>
+      (a === state.hover) - (b === state.hover) || findings[a].confidence - findings[b].confidence);
+    order.forEach((index) => {
+      const finding = findings[index];
       const [x, y, bw, bh] = finding.bbox_px;
       const sx = tx + x * scale;
       const sy = ty + y * scale;
@@ -772,12 +790,16 @@
       const sh = Math.max(2, bh * scale);
       const colour = BOX_COLOURS[index % BOX_COLOURS.length];
       const hovered = index === state.hover;
-      ctx.lineWidth = hovered ? 4 : 2.5;
+      const low = finding.confidence < LOW_CONFIDENCE;
+      ctx.setLineDash(low && !hovered ? [6, 4] : []);
+      ctx.lineWidth = hovered ? 4 : low ? 1.5 : 2.5;
       ctx.strokeStyle = "rgba(0,0,0,0.85)";
       ctx.strokeRect(sx - 1, sy - 1, sw + 2, sh + 2);
       ctx.strokeStyle = hovered ? "#ffffff" : colour;
       ctx.strokeRect(sx, sy, sw, sh);
-      const text = `${index + 1} ${finding.label} ${pct(finding.confidence)} · ${finding.zone || ""}`;
+      ctx.setLineDash([]);
+      const text = low && !hovered ? `${index + 1}`
+        : `${index + 1} ${finding.label} ${pct(finding.confidence)} · ${finding.zone || ""}`;
       const tw = ctx.measureText(text).width + 10;
       const ly = sy - 22 >= 0 ? sy - 22 : sy + sh + 2;
       ctx.fillStyle = "rgba(0,0,0,0.8)";
@@ -981,7 +1003,7 @@
       wlWindow: "wl-window", wlLevel: "wl-level", wlWindowValue: "wl-window-value",
       wlLevelValue: "wl-level-value", wlPreset: "wl-preset", invert: "tool-invert", colour: "tool-colour",
       enhance: "tool-enhance", boxes: "tool-boxes", detailsBody: "details-body", findingsList: "findings-list",
-      review: "review", reviewSummary: "review-summary", reviewForm: "review-form", reviewNote: "review-note",
+      side: "side-panel", review: "review", reviewSummary: "review-summary", reviewForm: "review-form", reviewNote: "review-note",
       reviewError: "review-error", reviewSubmit: "review-submit", help: "help-overlay", helpClose: "help-close",
     };
     for (const [key, id] of Object.entries(ids)) el[key] = $(id);
