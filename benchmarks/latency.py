@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# The project root first: this folder holds scripts whose names shadow packages (kernels.py).
+sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT)]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from detect import Detector  # noqa: E402
 from models import DEFAULT_MANIFEST_PATH, DEFAULT_MODEL_PATH  # noqa: E402
@@ -129,9 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
-    from kernels import set_threads
+    import numba
 
-    numba_threads = set_threads(args.threads)
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+    numba_threads = numba.get_num_threads()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         if args.model is not None:
