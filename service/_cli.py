@@ -197,7 +197,14 @@ def _serve(args: argparse.Namespace) -> int:
     if plain is not None:
         print(f"Operator token (shown once): {plain}", flush=True)
     app = create_app(settings, detector=detector)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    # Open console event streams never end by themselves: give them 3 s, then stop anyway.
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        timeout_graceful_shutdown=3,
+    )
     return 0
 
 
