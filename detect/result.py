@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 RESULT_SCHEMA_VERSION = "1"
 
 
-class Decision(str, Enum):
+class Decision(StrEnum):
     """Scan-level decision."""
 
     ALARM = "ALARM"
@@ -21,7 +21,7 @@ class Decision(str, Enum):
     INCONCLUSIVE = "INCONCLUSIVE"
 
 
-class BodyZone(str, Enum):
+class BodyZone(StrEnum):
     """Where on the body a finding lies."""
 
     HEAD_NECK = "head/neck"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 from numpy.typing import NDArray
 
 
-class SpacingSource(str, Enum):
+class SpacingSource(StrEnum):
     """Where the pixel spacing of a scan came from."""
 
     PIXEL_SPACING = "PixelSpacing"
@@ -19,7 +19,7 @@ class SpacingSource(str, Enum):
     ASSUMED = "assumed"
 
 
-class Polarity(str, Enum):
+class Polarity(StrEnum):
     """How stored values relate to attenuation in a non-DICOM image."""
 
     #: Raw transmitted counts: bright = air (converted with -ln(I / I_air)).
