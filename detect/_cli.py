@@ -12,8 +12,8 @@ from detect.errors import DetectorError
 from detect.render import render_scan_png
 from detect.result import Result
 from kernels import ColourMap
+from scanner._cli import add_image_input_arguments
 from scanner.errors import ScanError
-from scanner.scan import Polarity
 
 #: Exit status when at least one file could not be processed.
 EXIT_FILE_FAILED = 1
@@ -57,18 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="PNG colour map",
     )
     p.add_argument("--invert", action="store_true", help="PNG: show dense material dark")
-    p.add_argument(
-        "--pixel-spacing",
-        type=float,
-        nargs=2,
-        metavar=("ROW_MM", "COL_MM"),
-        help="pixel spacing of PNG/TIFF inputs (DICOM files carry their own)",
-    )
-    p.add_argument(
-        "--polarity",
-        choices=[m.value for m in Polarity],
-        help="what PNG/TIFF pixel values mean (DICOM files say it themselves)",
-    )
+    add_image_input_arguments(p)
     p.set_defaults(func=run)
 
 

@@ -145,19 +145,27 @@ def _add_info(subparsers: Any) -> None:
         default=Validation.WARN.value,
         help="policy for non-conformant files (default: warn)",
     )
+    add_image_input_arguments(parser)
+    parser.set_defaults(func=_run_info)
+
+
+def add_image_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--pixel-spacing ROW COL`` and ``--polarity`` (what PNG/TIFF inputs need).
+
+    Every command that reads scans offers the same two options, so they are defined once here.
+    """
     parser.add_argument(
         "--pixel-spacing",
         nargs=2,
         type=float,
         metavar=("ROW_MM", "COL_MM"),
-        help="spacing for PNG/TIFF files (and DICOM files without spacing)",
+        help="pixel spacing of PNG/TIFF scans in mm (and of DICOM files without spacing)",
     )
     parser.add_argument(
         "--polarity",
         choices=[p.value for p in Polarity],
-        help="meaning of PNG/TIFF values",
+        help="what PNG/TIFF pixel values mean (DICOM files say it themselves)",
     )
-    parser.set_defaults(func=_run_info)
 
 
 #: Functions that add one sub-command each.

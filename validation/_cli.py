@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from scanner.scan import Polarity
+from scanner._cli import add_image_input_arguments
 from validation.errors import BenchError
 
 
@@ -65,18 +65,7 @@ def register(subparsers: Any) -> None:
         default=1000,
         help="bootstrap resamples for the 95%% intervals (default 1000, 0 = none)",
     )
-    p.add_argument(
-        "--pixel-spacing",
-        type=float,
-        nargs=2,
-        metavar=("ROW_MM", "COL_MM"),
-        help="pixel spacing of PNG/TIFF scans (DICOM files carry their own)",
-    )
-    p.add_argument(
-        "--polarity",
-        choices=[m.value for m in Polarity],
-        help="what PNG/TIFF pixel values mean (DICOM files say it themselves)",
-    )
+    add_image_input_arguments(p)
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument(
         "--all-peaks",

@@ -6,6 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from scanner._cli import add_image_input_arguments
+
 logger = logging.getLogger(__name__)
 
 
@@ -46,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "drug_package) into a scan in the log domain with matching noise; writes a new DICOM "
         "in the scan's encoding and adds its COCO annotation to OUT/annotations.json.",
     )
-    tip.add_argument("scan", type=Path, help="scan file (DICOM, or PNG/TIFF with --spacing)")
+    tip.add_argument("scan", type=Path, help="scan file (DICOM, or PNG/TIFF with --pixel-spacing)")
     tip.add_argument(
         "--object",
         default="phone",
@@ -59,14 +61,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     tip.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     tip.add_argument("--out", type=Path, required=True, help="output directory")
     tip.add_argument("--name", help="output file name (default <scan>_tip.dcm)")
-    tip.add_argument(
-        "--spacing", type=float, nargs=2, metavar=("ROW", "COL"), help="PNG/TIFF pixel spacing (mm)"
-    )
-    tip.add_argument(
-        "--polarity",
-        choices=["counts", "attenuation", "inverted-attenuation"],
-        help="PNG/TIFF: what the stored values mean",
-    )
+    add_image_input_arguments(tip)
     tip.set_defaults(func=_tip)
 
 
@@ -107,7 +102,7 @@ def _tip(args: argparse.Namespace) -> int:
 
     category, _, kind = args.object.partition(":")
     try:
-        spacing = tuple(args.spacing) if args.spacing else None
+        spacing = tuple(args.pixel_spacing) if args.pixel_spacing else None
         scan = read_scan(args.scan, pixel_spacing=spacing, polarity=args.polarity)
         proj = project_threat(
             scan,

@@ -22,7 +22,7 @@ import numpy as np
 from scanner.scan import ScanMetadata
 from scanner.simulate.enums import CATEGORY_IDS, Category
 from scanner.simulate.errors import ConfigError
-from scanner.simulate.simulator import SimConfig, SimulatedScan, simulate_scan
+from scanner.simulate.simulator import SimConfig, SimObject, SimulatedScan, simulate_scan
 from scanner.simulate.spectrum import make_beam
 
 __all__ = ["MANUFACTURERS", "coco_annotations", "coco_categories", "simulate_dataset", "write_scan"]
@@ -148,23 +148,23 @@ def write_scan(
 
 def coco_annotations(scan: SimulatedScan) -> list[dict[str, Any]]:
     """COCO annotations (without ``id``/``image_id``) of a scan's contraband."""
-    out = []
-    for obj in scan.objects:
-        x, y, w, h = obj.bbox
-        out.append(
-            {
-                "category_id": CATEGORY_IDS[Category(obj.category)],
-                "bbox": [x, y, w, h],
-                "area": round(w * h, 2),
-                "iscrowd": 0,
-                "kind": obj.kind,
-                "concealment": obj.concealment,
-                "location": obj.location,
-                "angle_deg": round(obj.angle_deg, 1),
-                "tilt_deg": round(obj.tilt_deg, 1),
-            }
-        )
-    return out
+    return [object_annotation(obj) for obj in scan.objects]
+
+
+def object_annotation(obj: SimObject) -> dict[str, Any]:
+    """COCO annotation (without ``id``/``image_id``) of one simulated object."""
+    x, y, w, h = obj.bbox
+    return {
+        "category_id": CATEGORY_IDS[Category(obj.category)],
+        "bbox": [x, y, w, h],
+        "area": round(w * h, 2),
+        "iscrowd": 0,
+        "kind": obj.kind,
+        "concealment": obj.concealment,
+        "location": obj.location,
+        "angle_deg": round(obj.angle_deg, 1),
+        "tilt_deg": round(obj.tilt_deg, 1),
+    }
 
 
 def _config_dict(cfg: SimConfig) -> dict[str, Any]:

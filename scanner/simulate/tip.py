@@ -31,7 +31,7 @@ from scipy import ndimage, optimize
 from scanner.scan import Scan
 from scanner.simulate._raster import Canvas
 from scanner.simulate.contraband import make_contraband
-from scanner.simulate.enums import CATEGORY_IDS, Category
+from scanner.simulate.enums import Category
 from scanner.simulate.errors import ProjectionError
 from scanner.simulate.materials import Material
 from scanner.simulate.objects import ObjectModel, splat
@@ -440,7 +440,7 @@ def write_projection(
     from pydicom.uid import generate_uid
 
     from scanner import encoding as enc_mod
-    from scanner.simulate.dataset import coco_categories
+    from scanner.simulate.dataset import coco_categories, object_annotation
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -490,20 +490,11 @@ def write_projection(
         }
     )
     if obj.category in CATEGORY_NAMES:
-        x, y, w, h = obj.bbox
         coco["annotations"].append(
             {
                 "id": max((a["id"] for a in coco["annotations"]), default=0) + 1,
                 "image_id": image_id,
-                "category_id": CATEGORY_IDS[Category(obj.category)],
-                "bbox": [x, y, w, h],
-                "area": round(w * h, 2),
-                "iscrowd": 0,
-                "kind": obj.kind,
-                "concealment": obj.concealment,
-                "location": obj.location,
-                "angle_deg": round(obj.angle_deg, 1),
-                "tilt_deg": round(obj.tilt_deg, 1),
+                **object_annotation(obj),
             }
         )
     ann_path.write_text(json.dumps(coco, indent=1))

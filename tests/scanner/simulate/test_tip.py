@@ -136,7 +136,7 @@ def test_tip_into_a_png_scan(tmp_path: Path) -> None:
     Image.fromarray(np.clip(p0 / 12 * 65535, 0, 65535).astype(np.uint16)).save(png)
     out = tmp_path / "out"
     with pytest.warns(UserWarning, match="log_scale"):
-        args = ["--spacing", "1", "1", "--polarity", "attenuation", "--object", "battery"]
+        args = ["--pixel-spacing", "1", "1", "--polarity", "attenuation", "--object", "battery"]
         rc = main(["tip", str(png), *args, "--x", "120", "--y", "200", "--out", str(out)])
     assert rc == 0
     coco = json.loads((out / "annotations.json").read_text())
