@@ -240,7 +240,9 @@ def _simulated(
     )
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
-    scan = read_scan(buf.getvalue(), validation="ignore")
+    # The simulated spacing stands in only where the encoding stores none (as a station's
+    # configuration would): otherwise the reader would assume 1 mm and the boxes would be off.
+    scan = read_scan(buf.getvalue(), validation="ignore", pixel_spacing=tuple(sim.spacing))
     acq: Any = getattr(sim, "acquisition", None)
     if acq is not None and hasattr(acq, "to_dict"):
         acq = acq.to_dict()
