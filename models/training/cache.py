@@ -242,7 +242,11 @@ def _simulated(
     ds.save_as(buf, enforce_file_format=True)
     # The simulated spacing stands in only where the encoding stores none (as a station's
     # configuration would): otherwise the reader would assume 1 mm and the boxes would be off.
-    scan = read_scan(buf.getvalue(), validation="ignore", pixel_spacing=tuple(sim.spacing))
+    scan = read_scan(
+        buf.getvalue(),
+        validation="ignore",
+        pixel_spacing=(float(sim.spacing[0]), float(sim.spacing[1])),
+    )
     acq: Any = getattr(sim, "acquisition", None)
     if acq is not None and hasattr(acq, "to_dict"):
         acq = acq.to_dict()
