@@ -33,6 +33,10 @@ class AugmentConfig:
     """Strength of the augmentations (probabilities and ranges)."""
 
     p_object_crop: float = 0.75
+    #: Relative chance that an object crop centres on a phone rather than another object.
+    phone_weight: float = 3.0
+    #: Extra factor for the hard phones: mini phones and internal concealment.
+    hard_phone_weight: float = 2.0
     scale_range: tuple[float, float] = (0.85, 1.2)
     flip: float = 0.5
     gain_range: tuple[float, float] = (0.8, 1.25)
@@ -136,8 +140,7 @@ class CropSampler:
         h, w = rec.image.shape
         boxes, labels = rec.boxes, rec.labels
         if len(boxes) and rng.random() < aug.p_object_crop:
-            # favour phones: they are the class that matters most
-            weights = np.where(labels == 0, 3.0, 1.0)
+            weights = _object_weights(rec, aug)
             i = int(rng.choice(len(boxes), p=weights / weights.sum()))
             bx, by, bw, bh = boxes[i]
             cx, cy = bx + bw / 2, by + bh / 2
@@ -236,6 +239,18 @@ class CropSampler:
             torch.from_numpy(off),
             torch.from_numpy(mask),
         )
+
+
+def _object_weights(rec: CacheRecord, aug: AugmentConfig) -> NDArray[np.float64]:
+    """Chance of each object to centre an object crop: phones first, hard phones more."""
+    weights = np.where(rec.labels == 0, aug.phone_weight, 1.0)
+    objects = rec.meta.get("objects") or []
+    if len(objects) == len(weights):
+        for i, obj in enumerate(objects):
+            hard = obj.get("kind") == "mini_phone" or obj.get("concealment") == "internal"
+            if rec.labels[i] == 0 and hard:
+                weights[i] *= aug.hard_phone_weight
+    return weights
 
 
 #: Scaled attenuation above which a pixel counts as "not air" when trimming records.

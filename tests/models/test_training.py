@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.training.data import CropSampler
+from models.training.cache import CacheRecord
+from models.training.data import AugmentConfig, CropSampler, _object_weights
 from models.training.errors import CheckpointError, DataError
 from models.training.loss import centernet_loss
 from models.training.network import CenterNet, NetworkConfig, count_parameters
@@ -34,6 +35,26 @@ def test_sampler_batches(standin_cache: Path) -> None:
     assert float(b.image.min()) >= 0.0 and float(b.image.max()) <= 4.0
     assert b.heatmap.shape == (8, 6, 32, 24)
     assert float(b.mask.sum()) >= 1.0
+
+
+def test_object_crops_favour_phones_and_hard_phones() -> None:
+    objects = [
+        {"kind": "smartphone", "concealment": "clothing"},
+        {"kind": "mini_phone", "concealment": "clothing"},
+        {"kind": "smartphone", "concealment": "internal"},
+        {"kind": "power_bank", "concealment": "internal"},
+    ]
+    rec = CacheRecord(
+        np.zeros((64, 64), np.float16),
+        np.zeros((4, 4), np.float32),
+        np.array([0, 0, 0, 1]),
+        {"objects": objects},
+    )
+    w = _object_weights(rec, AugmentConfig(phone_weight=3.0, hard_phone_weight=2.0))
+    np.testing.assert_allclose(w, [3.0, 6.0, 6.0, 1.0])
+    # records without per-object attributes still weight by class
+    bare = CacheRecord(rec.image, rec.boxes, rec.labels, {})
+    np.testing.assert_allclose(_object_weights(bare, AugmentConfig()), [3.0, 3.0, 3.0, 1.0])
 
 
 def test_sampler_rejects_bad_crop_and_empty_folder(tmp_path: Path) -> None:
