@@ -59,7 +59,9 @@ def _phases(phases: Any) -> str:
         return "n/a"
     return ", then ".join(
         f"{p['steps']} steps of batch {p['batch_size']} at {p['crop'][0]}x{p['crop'][1]} px "
-        f"({p['wall_time_s'] / 60:.0f} min)"
+        f"({p['wall_time_s'] / 60:.0f} min"
+        + (f", {p['scans']} scans in `{p['cache']}`" if p.get("scans") else "")
+        + ")"
         for p in phases
     )
 

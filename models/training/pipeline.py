@@ -248,14 +248,7 @@ def _training_phases(cfg: Any, state: Any) -> list[dict[str, Any]]:
     """Steps, batch, crop and wall time of this run and of the runs it was fine-tuned from."""
     from models.training.trainer import load_checkpoint
 
-    phases = [
-        {
-            "steps": state.step,
-            "batch_size": cfg.batch_size,
-            "crop": list(cfg.crop),
-            "wall_time_s": round(state.elapsed_s, 1),
-        }
-    ]
+    phases = [_phase(cfg, state)]
     seen = 0
     while cfg.init_from and seen < 10:
         path = Path(cfg.init_from)
@@ -263,17 +256,24 @@ def _training_phases(cfg: Any, state: Any) -> list[dict[str, Any]]:
             logger.warning("fine-tuning source %s is gone; its steps are not counted", path)
             break
         cfg, state = load_checkpoint(path)
-        phases.insert(
-            0,
-            {
-                "steps": state.step,
-                "batch_size": cfg.batch_size,
-                "crop": list(cfg.crop),
-                "wall_time_s": round(state.elapsed_s, 1),
-            },
-        )
+        phases.insert(0, _phase(cfg, state))
         seen += 1
     return phases
+
+
+def _phase(cfg: Any, state: Any) -> dict[str, Any]:
+    """One training phase: its steps, batch, crop, threads, wall time and training cache."""
+    cache = Path(cfg.cache)
+    n_scans = len(list_records(cache)[: cfg.max_records or None]) if cache.is_dir() else None
+    return {
+        "steps": state.step,
+        "batch_size": cfg.batch_size,
+        "crop": list(cfg.crop),
+        "threads": cfg.threads,
+        "wall_time_s": round(state.elapsed_s, 1),
+        "cache": cache.as_posix(),
+        "scans": n_scans,
+    }
 
 
 def _seed_range(seed: int, split: Split, n: int) -> str:

@@ -81,5 +81,9 @@ def test_standin_pipeline_end_to_end(tmp_path: Path) -> None:
     manifest = Manifest.load(out / "manifest.json")
     manifest.verify(out / "phone_detector.onnx")
     assert manifest.training.n_train_scans == 12 and manifest.metrics["n_scans"] == 6
-    assert "Known limits" in (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    (phase,) = (manifest.training.model_extra or {})["phases"]
+    assert phase["steps"] == 2 and phase["scans"] == 12 and phase["threads"] == 2
+    assert phase["cache"].endswith("cache/train")
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "Known limits" in card and "12 scans in" in card
     assert (out / "loss.png").exists()
