@@ -15,7 +15,16 @@ from detect import errors
 from detect.calibration import calibrate_labels
 from detect.decision import decide, scan_score
 from detect.postprocess import Detections, decode, nms
-from detect.preprocess import Preprocessed, Window, content_window, preprocess
+from detect.preprocess import (
+    MAX_TILE,
+    TILE_OVERLAP,
+    Preprocessed,
+    Tile,
+    Window,
+    content_window,
+    preprocess,
+    tile_window,
+)
 from detect.result import Finding, ImageInfo, ModelIdentity, Result, StageTimings
 from detect.session import CenterNetOutputs, DetectorSession
 from detect.zones import assign_zone, body_layout
@@ -114,6 +123,10 @@ class Detector:
         Run the model only on the aligned window of the working image that holds more than air
         (:func:`detect.preprocess.content_window`); the rest is air and padding. Saves
         inference time on scans with wide air margins.
+    max_tile : int
+        Largest side (working pixels) the model runs on in one piece; a larger window is split
+        into overlapping tiles (:func:`detect.preprocess.tile_window`) whose detections are
+        merged. Bounds memory on very large scans; body scans fit in one piece.
 
     Notes
     -----
@@ -137,8 +150,15 @@ class Detector:
         providers: Sequence[str] | None = None,
         threads: int | None = None,
         crop_to_content: bool = True,
+        max_tile: int = MAX_TILE,
     ) -> None:
         self.crop_to_content = bool(crop_to_content)
+        if int(max_tile) <= TILE_OVERLAP:
+            raise errors.InputError(
+                f"max_tile={max_tile} must exceed the tile overlap of {TILE_OVERLAP} working "
+                f"pixels; use the default ({MAX_TILE}) unless memory is very tight"
+            )
+        self.max_tile = int(max_tile)
         self.model_path, self.manifest_path, self.manifest = _resolve_paths(
             model_path, manifest_path
         )
@@ -205,27 +225,51 @@ class Detector:
             )
         t0 = time.perf_counter()
         pre = preprocess(scan.image, scan.spacing, self.manifest.input)
-        window = self._window(pre)
-        tensor = window.crop(pre)
+        tiles = tile_window(self._window(pre), self.manifest.input, max_tile=self.max_tile)
         preprocess_ms = _ms(t0)
+        parts = []
+        infer_ms = 0.0
+        for tile in tiles:
+            t0 = time.perf_counter()
+            raw = self.session.run(tile.window.crop(pre))
+            infer_ms += _ms(t0)
+            parts.append((tile, raw))
         t0 = time.perf_counter()
-        raw = self.session.run(tensor)
-        infer_ms = _ms(t0)
-        t0 = time.perf_counter()
-        result = self._postprocess(scan, pre, window, raw, decode_ms, preprocess_ms, infer_ms, t0)
-        return result
+        dets = Detections.concat(
+            [self._decode(scan, pre, tile, raw, tiled=len(tiles) > 1) for tile, raw in parts]
+        )
+        return self._postprocess(scan, pre, dets, decode_ms, preprocess_ms, infer_ms, t0)
 
     def _window(self, pre: Preprocessed) -> Window:
         if self.crop_to_content:
             return content_window(pre, self.manifest.input)
         return Window(0, pre.tensor.shape[2], 0, pre.tensor.shape[3])
 
+    def _decode(
+        self, scan: Scan, pre: Preprocessed, tile: Tile, raw: CenterNetOutputs, *, tiled: bool
+    ) -> Detections:
+        m = self.manifest
+        w = tile.window
+        c = tile.core
+        return decode(
+            raw.heatmap,
+            raw.wh,
+            raw.offset,
+            stride=m.outputs.stride,
+            scale=pre.scale,
+            valid_shape=w.valid_shape(pre),
+            image_shape=scan.shape,
+            top_k=m.thresholds.top_k,
+            peak_min_score=m.thresholds.peak_min_score,
+            origin=w.origin,
+            core=(c.row0, c.row1, c.col0, c.col1) if tiled else None,
+        )
+
     def _postprocess(
         self,
         scan: Scan,
         pre: Preprocessed,
-        window: Window,
-        raw: CenterNetOutputs,
+        dets: Detections,
         decode_ms: float,
         preprocess_ms: float,
         infer_ms: float,
@@ -233,18 +277,7 @@ class Detector:
     ) -> Result:
         m = self.manifest
         th = m.thresholds
-        dets = decode(
-            raw.heatmap,
-            raw.wh,
-            raw.offset,
-            stride=m.outputs.stride,
-            scale=pre.scale,
-            valid_shape=window.valid_shape(pre),
-            image_shape=scan.shape,
-            top_k=th.top_k,
-            peak_min_score=th.peak_min_score,
-            origin=window.origin,
-        )
+        dets = dets.select(np.arange(min(len(dets), th.top_k)))
         conf = calibrate_labels(dets.scores, dets.labels, m.classes, m.calibration)
         score = scan_score(conf, dets.labels, m.classes)
         reported = Detections(dets.boxes, dets.labels, conf).select(

@@ -49,6 +49,20 @@ class Detections:
         """No detections."""
         return cls(np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0))
 
+    @classmethod
+    def concat(cls, parts: list[Detections]) -> Detections:
+        """Detections of several tiles in one set, sorted by descending raw score."""
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        if len(parts) == 1:
+            return parts[0]
+        scores = np.concatenate([p.scores for p in parts])
+        order = np.argsort(-scores, kind="stable")
+        boxes = np.concatenate([p.boxes for p in parts])
+        labels = np.concatenate([p.labels for p in parts])
+        return cls(boxes[order], labels[order], scores[order])
+
 
 def decode(
     heatmap: NDArray[np.float32],
@@ -62,6 +76,7 @@ def decode(
     top_k: int,
     peak_min_score: float,
     origin: tuple[int, int] = (0, 0),
+    core: tuple[int, int, int, int] | None = None,
 ) -> Detections:
     """Decode CenterNet outputs of one image into boxes in original pixels.
 
@@ -89,6 +104,9 @@ def decode(
         (row, col) in working pixels of the model input's top-left corner, when the model ran
         on a window of the working image (see :func:`detect.preprocess.content_window`);
         ``valid_shape`` is then the valid part of that window.
+    core : tuple of int, optional
+        ``(row0, row1, col0, col1)`` in working pixels: keep only peaks whose box centre lies in
+        ``[row0, row1) x [col0, col1)`` (tiled inference, :func:`detect.preprocess.tile_window`).
 
     Returns
     -------
@@ -121,6 +139,9 @@ def decode(
     h = wh[1, ys, xs].astype(np.float64)
     cx = (xs + offset[0, ys, xs].astype(np.float64)) * stride + origin[1]
     cy = (ys + offset[1, ys, xs].astype(np.float64)) * stride + origin[0]
+    if core is not None:
+        inside = (cy >= core[0]) & (cy < core[1]) & (cx >= core[2]) & (cx < core[3])
+        cls_idx, scores, w, h, cx, cy = (a[inside] for a in (cls_idx, scores, w, h, cx, cy))
     row_f, col_f = scale
     rows, cols = image_shape
     x0 = np.clip((cx - w / 2) * col_f, 0.0, cols)

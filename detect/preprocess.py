@@ -7,6 +7,7 @@ zero-pad bottom/right to a multiple of ``pad_multiple`` → float32 tensor ``[1,
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from dataclasses import dataclass
@@ -18,7 +19,15 @@ from detect.errors import InputError
 from kernels import KernelError, destripe, resample
 from models.manifest import InputSpec
 
-__all__ = ["InputSpec", "Preprocessed", "Window", "content_window", "preprocess"]
+__all__ = [
+    "InputSpec",
+    "Preprocessed",
+    "Tile",
+    "Window",
+    "content_window",
+    "preprocess",
+    "tile_window",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +38,12 @@ MIN_SIDE = 8
 CONTENT_THRESHOLD = 0.1
 #: Working pixels of air kept around the content (64 mm at 2 mm pitch).
 CONTENT_MARGIN = 32
+#: Largest working image accepted (pixels); 16 M is 8 m x 8 m at 2 mm, far beyond any body scan.
+MAX_WORKING_PIXELS = 16_000_000
+#: Largest model input side (working pixels) run in one piece; larger windows are tiled.
+MAX_TILE = 1536
+#: Overlap of neighbouring tiles (working pixels); objects up to this size lie whole in a tile.
+TILE_OVERLAP = 192
 
 
 @dataclass(frozen=True)
@@ -103,6 +118,16 @@ def preprocess(
         If the image is not 2-D, too small, non-finite, or the spacing is not positive.
     """
     arr = _check_inputs(image, spacing)
+    pitch = float(spec.pitch_mm)
+    work_px = round(arr.shape[0] * spacing[0] / pitch) * round(arr.shape[1] * spacing[1] / pitch)
+    if work_px > MAX_WORKING_PIXELS:
+        raise InputError(
+            f"a {arr.shape[0]}x{arr.shape[1]} image at {spacing[0]:g} x {spacing[1]:g} mm per "
+            f"pixel covers {arr.shape[0] * spacing[0] / 1000:.1f} m x "
+            f"{arr.shape[1] * spacing[1] / 1000:.1f} m, far more than a body scan; the pixel "
+            "spacing is probably wrong (check PixelSpacing / ImagerPixelSpacing, or the spacing "
+            "given with a PNG/TIFF)"
+        )
     try:
         if spec.destripe:
             arr = destripe(arr)
@@ -195,3 +220,87 @@ def content_window(
     r0, r1 = span(int(rows[0]), int(rows[-1]), full_h)
     c0, c1 = span(int(cols[0]), int(cols[-1]), full_w)
     return Window(r0, r1, c0, c1)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One piece of a tiled window: the model runs on ``window``, and keeps the peaks in ``core``.
+
+    The cores of a window's tiles partition it; each core lies at least half the tile overlap
+    inside its tile (except at the window's own border), so an object whose centre is in the
+    core and that is no larger than the overlap is seen whole by that tile.
+    """
+
+    window: Window
+    core: Window
+
+
+def _starts(lo: int, hi: int, tile: int, overlap: int, multiple: int) -> list[int]:
+    length = hi - lo
+    if length <= tile:
+        return [lo]
+    step = max(multiple, (tile - overlap) // multiple * multiple)
+    n = 1 + -(-(length - tile) // step)
+    last = hi - tile
+    return [min(last, lo + i * step) for i in range(n - 1)] + [last]
+
+
+def _cores(starts: list[int], tile: int, lo: int, hi: int) -> list[tuple[int, int]]:
+    cuts = [lo] + [(b + a + tile) // 2 for a, b in itertools.pairwise(starts)] + [hi]
+    return list(itertools.pairwise(cuts))
+
+
+def tile_window(
+    window: Window,
+    spec: InputSpec,
+    *,
+    max_tile: int = MAX_TILE,
+    overlap: int = TILE_OVERLAP,
+) -> list[Tile]:
+    """Split a window into overlapping tiles no larger than ``max_tile`` per side.
+
+    A window that fits is returned as one tile (the usual case: a 2 m body scan at 2 mm is about
+    1000 x 400 working pixels). Tile corners stay on multiples of ``spec.pad_multiple``, so the
+    network sees every pixel at the same phase of its strides as in the whole image.
+
+    Parameters
+    ----------
+    window : Window
+        Window of the preprocessed tensor (corners on multiples of ``spec.pad_multiple``).
+    spec : InputSpec
+        The input section the tensor was made with.
+    max_tile : int
+        Largest tile side in working pixels; rounded down to a multiple of ``pad_multiple``.
+    overlap : int
+        Overlap of neighbouring tiles in working pixels; must be smaller than ``max_tile``.
+
+    Returns
+    -------
+    list of Tile
+        Row-major; their cores partition ``window``.
+
+    Raises
+    ------
+    InputError
+        If ``overlap`` is not smaller than the tile size.
+    """
+    m = spec.pad_multiple
+    tile = max(m, max_tile // m * m)
+    if not 0 <= overlap < tile:
+        raise InputError(
+            f"tile overlap {overlap} must be at least 0 and smaller than the tile size {tile}"
+        )
+    rows = _starts(window.row0, window.row1, tile, overlap, m)
+    cols = _starts(window.col0, window.col1, tile, overlap, m)
+    row_cores = _cores(rows, tile, window.row0, window.row1)
+    col_cores = _cores(cols, tile, window.col0, window.col1)
+    out = []
+    for r, (cr0, cr1) in zip(rows, row_cores, strict=True):
+        for c, (cc0, cc1) in zip(cols, col_cores, strict=True):
+            out.append(
+                Tile(
+                    window=Window(r, min(r + tile, window.row1), c, min(c + tile, window.col1)),
+                    core=Window(cr0, cr1, cc0, cc1),
+                )
+            )
+    return out

@@ -35,6 +35,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``train`` sub-command."""
     p = subparsers.add_parser(
@@ -73,6 +80,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="start from the EMA weights of another run's checkpoint (fine-tuning)",
     )
     p.add_argument("--warmup-steps", type=int, default=300, help="learning-rate warm-up steps")
+    p.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=3e-3,
+        help="peak learning rate of the cosine schedule (default %(default)s); lower it to "
+        "fine-tune",
+    )
     p.add_argument(
         "--minutes",
         type=float,
@@ -151,6 +165,7 @@ def _run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         init_from=args.init_from,
         warmup_steps=args.warmup_steps,
+        lr=args.lr,
     )
     try:
         run_pipeline(opts)

@@ -77,6 +77,7 @@ class PipelineOptions:
     progress: bool = True
     init_from: Path | None = None
     warmup_steps: int = 300
+    lr: float = 3e-3
     extra: dict[str, Any] = field(default_factory=dict)
 
     def cache_dir(self, split: Split) -> Path:
@@ -141,6 +142,7 @@ def _fit(opts: PipelineOptions, generators: list[subprocess.Popen[bytes]]) -> No
         min_records=min(opts.scans, 50),
         init_from=str(opts.init_from) if opts.init_from else None,
         warmup_steps=opts.warmup_steps,
+        lr=opts.lr,
         **opts.extra,
     )
     train(
@@ -270,6 +272,7 @@ def _phase(cfg: Any, state: Any) -> dict[str, Any]:
         "batch_size": cfg.batch_size,
         "crop": list(cfg.crop),
         "threads": cfg.threads,
+        "lr": cfg.lr,
         "wall_time_s": round(state.elapsed_s, 1),
         "cache": cache.as_posix(),
         "scans": n_scans,

@@ -126,6 +126,28 @@ def test_content_crop_gives_the_same_result(write_model: WriteModel) -> None:
     )
 
 
+def test_tiled_inference_gives_the_same_result(write_model: WriteModel) -> None:
+    """Forced into small tiles, the detector finds the same boxes as in one piece, once each."""
+    files = write_model()
+    img = _scan_with_marker(4.0).image.copy()
+    # a second marker right where two 320-px tiles meet (working row 448 = original row 896)
+    add_object(img, SPACING, (896.0, 130.0), (16.0, 16.0), 4.0)
+    scan = make_scan(img, SPACING)
+    whole = Detector(files.model).detect(scan)
+    tiled_det = Detector(files.model, max_tile=320)
+    assert len(tiled_det.detect(scan).findings) == 2
+    tiled = tiled_det.detect(scan)
+    assert len(whole.findings) == 2
+    assert [f.bbox_px for f in tiled.findings] == [f.bbox_px for f in whole.findings]
+    assert tiled.scan_score == whole.scan_score and tiled.decision is whole.decision
+
+
+def test_tile_size_not_above_the_overlap_is_refused(write_model: WriteModel) -> None:
+    """max_tile must exceed the tile overlap; the message gives the default."""
+    with pytest.raises(InputError, match="must exceed the tile overlap"):
+        Detector(write_model().model, max_tile=64)
+
+
 def test_detect_refuses_a_non_scan(write_model: WriteModel) -> None:
     """detect() given a bare array says to use detect_source or read_scan."""
     det = Detector(write_model().model)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from detect.errors import InferenceError
-from detect.postprocess import box_iou, decode, nms
+from detect.postprocess import Detections, box_iou, decode, nms
 
 
 def _maps(h: int = 16, w: int = 20, c: int = 2):
@@ -107,6 +107,35 @@ def test_mismatched_outputs_raise() -> None:
     heat, wh, off = _maps()
     with pytest.raises(InferenceError, match="disagree in shape"):
         _decode(heat, wh[:, :5], off)
+
+
+def test_core_keeps_only_centres_inside_it() -> None:
+    """With a core (tiled inference) only peaks whose centre lies in it are kept."""
+    heat, wh, off = _maps()
+    heat[0, 2, 2] = 0.9  # centre (row 8 + 100, col 8 + 200) in working pixels
+    heat[1, 8, 8] = 0.8  # centre (row 32 + 100, col 32 + 200)
+    wh[:] = 4.0
+    dets = _decode(heat, wh, off, image_shape=(400, 400), origin=(100, 200))
+    assert len(dets) == 2
+    kept = _decode(
+        heat, wh, off, image_shape=(400, 400), origin=(100, 200), core=(100, 120, 200, 220)
+    )
+    assert len(kept) == 1 and kept.labels[0] == 0
+    edge = _decode(
+        heat, wh, off, image_shape=(400, 400), origin=(100, 200), core=(100, 200, 200, 208)
+    )
+    assert len(edge) == 0  # col 208 is the core's exclusive end
+
+
+def test_concat_sorts_by_score() -> None:
+    """Detections of several tiles merge into one set in descending score order."""
+    a = Detections(np.ones((2, 4)), np.array([0, 1]), np.array([0.9, 0.3]))
+    b = Detections(np.full((1, 4), 2.0), np.array([2]), np.array([0.5]))
+    merged = Detections.concat([a, Detections.empty(), b])
+    np.testing.assert_array_equal(merged.scores, [0.9, 0.5, 0.3])
+    np.testing.assert_array_equal(merged.labels, [0, 2, 1])
+    assert merged.boxes[1, 0] == 2.0
+    assert len(Detections.concat([])) == 0
 
 
 def test_box_iou_known_values() -> None:

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from detect.errors import InputError
-from detect.preprocess import InputSpec, content_window, preprocess
+from detect.preprocess import (
+    MAX_WORKING_PIXELS,
+    InputSpec,
+    Window,
+    content_window,
+    preprocess,
+    tile_window,
+)
 
 
 @pytest.mark.parametrize(
@@ -91,3 +98,56 @@ def test_content_window_of_air_is_everything() -> None:
     pre = preprocess(rng.normal(0, 0.01, (300, 200)).astype(np.float32), (2.0, 2.0), InputSpec())
     win = content_window(pre, InputSpec())
     assert (win.row0, win.row1, win.col0, win.col1) == (0, 320, 0, 224)
+
+
+def test_absurd_spacing_is_refused_before_resampling() -> None:
+    """A spacing that makes the scan tens of metres across is refused as a wrong spacing."""
+    img = np.zeros((2000, 800), np.float32)
+    assert round(2000 * 10 / 2) * round(800 * 10 / 2) > MAX_WORKING_PIXELS
+    with pytest.raises(InputError, match=r"20\.0 m x 8\.0 m.*spacing is probably wrong"):
+        preprocess(img, (10.0, 10.0), InputSpec())
+
+
+def test_small_window_is_one_tile() -> None:
+    """A body-sized window is run in one piece."""
+    win = Window(0, 1024, 64, 448)
+    (tile,) = tile_window(win, InputSpec())
+    assert tile.window == win and tile.core == win
+
+
+@pytest.mark.parametrize(
+    ("win", "max_tile", "overlap"),
+    [
+        (Window(0, 3200, 0, 1600), 1536, 192),
+        (Window(96, 1120, 32, 480), 256, 96),
+        (Window(0, 640, 0, 320), 300, 64),
+    ],
+)
+def test_tiles_cover_the_window_with_overlap(win: Window, max_tile: int, overlap: int) -> None:
+    """Tiles are aligned, no larger than max_tile, overlap enough, and their cores partition it."""
+    spec = InputSpec()
+    tiles = tile_window(win, spec, max_tile=max_tile, overlap=overlap)
+    side = max_tile // 32 * 32
+    assert len(tiles) > 1
+    cover = np.zeros((win.row1, win.col1), np.int32)
+    for t in tiles:
+        w, c = t.window, t.core
+        assert all(v % 32 == 0 for v in (w.row0, w.col0))
+        assert w.row1 - w.row0 <= side and w.col1 - w.col0 <= side
+        assert w.row0 >= win.row0 and w.row1 <= win.row1
+        assert w.col0 >= win.col0 and w.col1 <= win.col1
+        # the core sits inside the tile, half the overlap from every inner edge
+        for lo, hi, core_lo, core_hi, edge_lo, edge_hi in (
+            (w.row0, w.row1, c.row0, c.row1, win.row0, win.row1),
+            (w.col0, w.col1, c.col0, c.col1, win.col0, win.col1),
+        ):
+            assert core_lo == edge_lo or core_lo - lo >= overlap // 2
+            assert core_hi == edge_hi or hi - core_hi >= overlap // 2
+        cover[c.row0 : c.row1, c.col0 : c.col1] += 1
+    assert (cover[win.row0 :, win.col0 :] == 1).all()
+
+
+def test_tile_overlap_must_be_smaller_than_the_tile() -> None:
+    """An overlap as large as the tile is refused."""
+    with pytest.raises(InputError, match="smaller than the tile size 256"):
+        tile_window(Window(0, 1024, 0, 512), InputSpec(), max_tile=256, overlap=256)

@@ -102,3 +102,17 @@ def test_content_crop_matches_full_tensor(name: str) -> None:
     cropped = _detect(name)
     assert cropped.decision is full.decision
     assert abs(cropped.scan_score - full.scan_score) < 0.05
+
+
+def test_tiled_inference_matches_whole_scan() -> None:
+    """Forced into 512-px tiles, the shipped model gives the same decision and nearly the same
+    phone score and boxes on a phone sample (the network sees less context near tile edges)."""
+    name = PHONE_SAMPLES[0]
+    whole = _detect(name)
+    tiled = Detector(max_tile=512).detect_source(samples.sample_path(name))
+    assert tiled.decision is whole.decision
+    assert abs(tiled.scan_score - whole.scan_score) < 0.05
+    for f in whole.findings:
+        if f.confidence >= 0.5:
+            ious = box_iou(np.array(f.bbox_px), np.array([g.bbox_px for g in tiled.findings]))
+            assert ious.max() > 0.8

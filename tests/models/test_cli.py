@@ -41,6 +41,14 @@ def test_bad_stage_rejected(capsys: pytest.CaptureFixture[str]) -> None:
     assert "data, fit, export, calibrate, install" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value", ["0", "-1e-3", "fast"])
+def test_bad_learning_rate_rejected(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A learning rate that is not a positive number is refused by the parser."""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--lr", value])
+    assert "--lr" in capsys.readouterr().err
+
+
 def test_bad_crop_rejected(caplog: pytest.LogCaptureFixture) -> None:
     """A crop that is not a multiple of 32 is refused before any work starts."""
     assert main(["train", "--crop", "100", "64"]) == 2
@@ -74,6 +82,8 @@ def test_standin_pipeline_end_to_end(tmp_path: Path) -> None:
             "6",
             "--test-scans",
             "6",
+            "--lr",
+            "5e-4",
             "--no-progress",
         ]
     )
@@ -83,6 +93,7 @@ def test_standin_pipeline_end_to_end(tmp_path: Path) -> None:
     assert manifest.training.n_train_scans == 12 and manifest.metrics["n_scans"] == 6
     (phase,) = (manifest.training.model_extra or {})["phases"]
     assert phase["steps"] == 2 and phase["scans"] == 12 and phase["threads"] == 2
+    assert phase["lr"] == 5e-4
     assert phase["cache"].endswith("cache/train")
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "Known limits" in card and "12 scans in" in card
