@@ -12,7 +12,7 @@ import onnxruntime as ort
 from numpy.typing import NDArray
 
 from detect.errors import InferenceError, ModelLoadError, ProviderError
-from models.manifest import Manifest
+from models.manifest import Manifest, flip_average
 
 __all__ = ["DEFAULT_THREADS", "CenterNetOutputs", "DetectorSession", "resolve_providers"]
 
@@ -186,6 +186,8 @@ class DetectorSession:
         Returns
         -------
         CenterNetOutputs
+            With ``flip_test`` in the manifest, the heatmap is the mean of the plain and the
+            mirrored pass (:func:`models.manifest.flip_average`).
 
         Raises
         ------
@@ -195,6 +197,11 @@ class DetectorSession:
         m = self._manifest
         try:
             heat, wh, off = self._session.run(self._output_names, {m.input.name: tensor})
+            if m.outputs.flip_test:
+                mirrored = np.ascontiguousarray(tensor[..., ::-1])
+                (heat_m,) = self._session.run(self._output_names[:1], {m.input.name: mirrored})
+                if heat_m.shape == heat.shape:
+                    heat = flip_average(heat, heat_m)
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise InferenceError(
                 f"onnxruntime failed on an input of shape {tuple(tensor.shape)}: {exc}; the input "

@@ -99,6 +99,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default=None,
         help="cache root (default runs/cache/<source>-seed<seed>)",
     )
+    p.add_argument(
+        "--flip-test",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="calibrate and evaluate with the heatmap averaged over the scan and its mirror image, "
+        "and ship the model with that setting (default on; doubles inference time)",
+    )
     p.add_argument("--calibration-scans", type=_positive_int, default=300)
     p.add_argument("--test-scans", type=_positive_int, default=300)
     p.add_argument(
@@ -166,6 +173,7 @@ def _run(args: argparse.Namespace) -> int:
         init_from=args.init_from,
         warmup_steps=args.warmup_steps,
         lr=args.lr,
+        flip_test=args.flip_test,
     )
     try:
         run_pipeline(opts)

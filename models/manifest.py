@@ -15,6 +15,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
 
+import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from models.errors import ManifestError, ModelIntegrityError
@@ -30,6 +32,7 @@ __all__ = [
     "Thresholds",
     "TrainingInfo",
     "file_sha256",
+    "flip_average",
 ]
 
 #: The class whose calibrated confidence makes the scan score.
@@ -101,12 +104,39 @@ class InputSpec(_Section):
 
 
 class OutputSpec(_Section):
-    """Names of the CenterNet outputs and their stride in input pixels."""
+    """Names of the CenterNet outputs, their stride in input pixels and how they are read.
+
+    Attributes
+    ----------
+    flip_test : bool
+        Run the model also on the left-right mirrored input and average the two heatmaps
+        (mirrored back) before decoding; box sizes and offsets come from the plain pass. The
+        calibration and thresholds of a manifest were fitted with the setting it names.
+    """
 
     heatmap: str = "heatmap"
     wh: str = "wh"
     offset: str = "offset"
     stride: int = Field(default=4, ge=1)
+    flip_test: bool = False
+
+
+def flip_average(
+    heatmap: NDArray[np.float32], mirrored: NDArray[np.float32]
+) -> NDArray[np.float32]:
+    """Mean of a heatmap and the heatmap of the mirrored input, mirrored back (flip test).
+
+    Parameters
+    ----------
+    heatmap, mirrored : ndarray of float32, shape (..., Ho, Wo)
+        Heatmaps of the input and of the input mirrored left-right. Exact when the input
+        width is a multiple of the stride (the padded tensor always is).
+
+    Returns
+    -------
+    ndarray of float32, shape (..., Ho, Wo)
+    """
+    return np.float32(0.5) * (heatmap + mirrored[..., ::-1])
 
 
 class CalibrationMethod(StrEnum):

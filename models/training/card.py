@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from detect.preprocess import MAX_TILE
 from models.manifest import Manifest
 
 __all__ = ["write_model_card"]
@@ -54,12 +55,24 @@ def _goals(m: dict[str, Any]) -> str:
     return "; ".join(parts) or "n/a"
 
 
+def _inference(manifest: Manifest) -> str:
+    flip = (
+        "The heatmap is the mean of the scan's and its mirror image's (flip test), for "
+        "calibration, thresholds and metrics alike."
+        if manifest.outputs.flip_test
+        else "One pass per scan (no flip test)."
+    )
+    return f"Whole-scan inference (windows over {MAX_TILE} working pixels a side are tiled). {flip}"
+
+
 def _phases(phases: Any) -> str:
     if not phases:
         return "n/a"
     return ", then ".join(
         f"{p['steps']} steps of batch {p['batch_size']} at {p['crop'][0]}x{p['crop'][1]} px "
         f"({p['wall_time_s'] / 60:.0f} min"
+        + (f", {p['threads']} thread(s)" if p.get("threads") else "")
+        + (f", peak lr {p['lr']:g}" if p.get("lr") else "")
         + (f", {p['scans']} scans in `{p['cache']}`" if p.get("scans") else "")
         + ")"
         for p in phases
@@ -122,8 +135,9 @@ box width/height and centre offset heads. File `{manifest.file}` (ONNX opset {ma
 dynamic height and width), sha256 `{manifest.sha256}`.
 Input: attenuation (-ln I/I_air), destriped, resampled to {manifest.input.pitch_mm} mm square
 pixels, `clip(attenuation * {manifest.input.scale}, 0, {manifest.input.clip_max})`, zero-padded
-to a multiple of {manifest.input.pad_multiple}. Export parity against PyTorch: max abs diff
-{extra.get("parity_max_abs_diff", "n/a")} (tolerance {extra.get("parity_tolerance", "n/a")}).
+to a multiple of {manifest.input.pad_multiple}. {_inference(manifest)}
+Export parity against PyTorch: max abs diff {extra.get("parity_max_abs_diff", "n/a")}
+(tolerance {extra.get("parity_tolerance", "n/a")}).
 
 ## Training data
 Simulated scans only ({t.simulator}): {t.n_train_scans} training scans (seeds
@@ -134,8 +148,8 @@ Training augmentations aimed at other scanners: attenuation gain 0.8-1.25, power
 added quantum noise, blur, stripes, offsets, scale jitter 0.85-1.2, left-right flips; random
 crops biased towards objects. Training seed {t.seed}; AdamW with warm-up and cosine decay, EMA
 weights exported. Phases: {_phases(extra.get("phases"))}; {extra.get("steps", "n/a")} steps in
-all, training wall time {t.wall_time_s / 60:.0f} min on a {t.device.upper()} (one thread, 2 cores
-shared with other jobs and the scan generator).
+all, training wall time {t.wall_time_s / 60:.0f} min on a {t.device.upper()} with 2 cores (torch
+threads per phase as listed; in phases with one thread the scan generator used the other core).
 
 ## Calibration and decision
 Platt scaling of the raw peak score per class, fitted on {t.n_calibration_scans} held-out

@@ -24,7 +24,13 @@ from tqdm import tqdm
 from detect.calibration import calibrate_labels, fit_platt
 from detect.decision import scan_score
 from detect.postprocess import box_iou, decode, nms
-from models.manifest import Calibration, CalibrationMethod, PlattParams, Thresholds
+from models.manifest import (
+    Calibration,
+    CalibrationMethod,
+    PlattParams,
+    Thresholds,
+    flip_average,
+)
 from models.training.cache import load_record
 from models.training.classes import CLASSES
 
@@ -108,6 +114,7 @@ def predict_records(
     top_k: int = 50,
     nms_iou: float = 0.5,
     progress: bool = True,
+    flip_test: bool = False,
 ) -> list[ScanPrediction]:
     """Run an ONNX model over cached scans.
 
@@ -119,6 +126,9 @@ def predict_records(
         Cache records (``models.training.cache``).
     threads : int
         onnxruntime intra-op threads.
+    flip_test : bool
+        Average the heatmap with that of the mirrored scan (:func:`models.manifest.flip_average`),
+        as the detector does when the manifest says so.
 
     Returns
     -------
@@ -137,6 +147,9 @@ def predict_records(
         x = np.zeros((1, 1, ph, pw), np.float32)
         x[0, 0, :h, :w] = rec.image
         heat, wh, off = session.run(["heatmap", "wh", "offset"], {"image": x})
+        if flip_test:
+            (heat_m,) = session.run(["heatmap"], {"image": np.ascontiguousarray(x[..., ::-1])})
+            heat = flip_average(heat, heat_m)
         dets = decode(
             heat[0],
             wh[0],

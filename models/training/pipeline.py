@@ -18,6 +18,7 @@ install
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
@@ -78,6 +79,7 @@ class PipelineOptions:
     init_from: Path | None = None
     warmup_steps: int = 300
     lr: float = 3e-3
+    flip_test: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def cache_dir(self, split: Split) -> Path:
@@ -192,10 +194,13 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
     phases = _training_phases(cfg, state)
     cal = _generate_now(opts, Split.CALIBRATION, opts.calibration_scans)
     test = _generate_now(opts, Split.TEST, opts.test_scans)
-    cal_preds = predict_records(model, cal, threads=opts.threads, progress=opts.progress)
+    run = functools.partial(
+        predict_records, threads=opts.threads, progress=opts.progress, flip_test=opts.flip_test
+    )
+    cal_preds = run(model, cal)
     calibration = fit_calibration(cal_preds)
     thresholds = choose_thresholds(cal_preds, calibration)
-    test_preds = predict_records(model, test, threads=opts.threads, progress=opts.progress)
+    test_preds = run(model, test)
     metrics = compute_metrics(test_preds, calibration, thresholds)
     metrics["calibration_set"] = compute_metrics(cal_preds, calibration, thresholds, n_boot=0)
     export_info = json.loads((opts.out / "export.json").read_text(encoding="utf-8"))
@@ -228,7 +233,7 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
         sha256="0" * 64,
         opset=export_info["opset"],
         input=InputSpec(),
-        outputs=OutputSpec(),
+        outputs=OutputSpec(flip_test=opts.flip_test),
         classes=list(CLASSES),
         calibration=calibration,
         thresholds=thresholds,
@@ -240,6 +245,8 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
     command = (
         f"scanguard train --out {opts.out} --seed {opts.seed} --stages calibrate "
         f"--calibration-scans {len(cal)} --test-scans {len(test)}"
+        + (f" --cache {opts.cache}" if opts.cache else "")
+        + ("" if opts.flip_test else " --no-flip-test")
     )
     write_model_card(manifest, opts.out / "MODEL_CARD.md", command)
     logger.info("wrote %s", opts.out / "manifest.json")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from models import ManifestError, ModelIntegrityError
-from models.manifest import Manifest, file_sha256
+from models.manifest import Manifest, file_sha256, flip_average
 
 CONTRACT_EXAMPLE = {
     "name": "scanguard-phone-centernet",
@@ -112,3 +113,16 @@ def test_verify_and_with_model(tmp_path: Path) -> None:
         m.verify(model)
     with pytest.raises(ModelIntegrityError, match="cannot read model file"):
         m.verify(tmp_path / "missing.onnx")
+
+
+def test_flip_average_mirrors_back() -> None:
+    """flip_average mirrors the second heatmap back along the columns before averaging."""
+    a = np.zeros((2, 3, 4), np.float32)
+    b = np.zeros_like(a)
+    a[1, 2, 0] = 1.0
+    b[1, 2, 3] = 1.0  # the same peak, seen in the mirrored input
+    b[0, 0, 3] = 0.5
+    out = flip_average(a, b)
+    assert out.dtype == np.float32 and out.shape == a.shape
+    assert out[1, 2, 0] == 1.0 and out[0, 0, 0] == 0.25
+    assert np.count_nonzero(out) == 2

@@ -149,3 +149,34 @@ def test_threads_must_be_positive(write_model: WriteModel) -> None:
     """threads=0 is refused with a clear message."""
     with pytest.raises(ModelLoadError, match="threads must be a positive integer"):
         Detector(write_model().model, threads=0)
+
+
+class _LeftEdgeSession:
+    """Stands in for onnxruntime: a phone heatmap of 1 in output column 0, whatever the input."""
+
+    def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        h, w = (v // 4 for v in feeds["image"].shape[2:])
+        heat = np.zeros((1, 6, h, w), np.float32)
+        heat[0, 0, :, 0] = 1.0
+        planes = {"heatmap": heat, "wh": np.ones((1, 2, h, w), np.float32)}
+        planes["offset"] = planes["wh"]
+        return [planes[n] for n in names]
+
+
+@pytest.mark.parametrize("flip_test", [False, True])
+def test_flip_test_averages_the_mirrored_heatmap(
+    flip_test: bool, tmp_path: Path, write_model: WriteModel
+) -> None:
+    """With flip_test in the manifest the heatmap is the mean of the plain and mirrored passes."""
+    files = write_model()
+    manifest = Manifest.load(files.manifest)
+    outputs = manifest.outputs.model_copy(update={"flip_test": flip_test})
+    manifest.model_copy(update={"outputs": outputs}).save(files.manifest)
+    det = Detector(files.model)
+    det.session._session = _LeftEdgeSession()  # type: ignore[assignment]
+    out = det.session.run(np.zeros((1, 1, 64, 96), np.float32))
+    edges = (out.heatmap[0, :, 0], out.heatmap[0, :, -1])
+    expected = (0.5, 0.5) if flip_test else (1.0, 0.0)
+    assert [float(e.max()) for e in edges] == list(expected)
+    assert out.heatmap[0, :, 1:-1].max() == 0.0
+    assert out.wh.shape == (2, 16, 24)

@@ -94,7 +94,8 @@ def test_standin_pipeline_end_to_end(tmp_path: Path) -> None:
     (phase,) = (manifest.training.model_extra or {})["phases"]
     assert phase["steps"] == 2 and phase["scans"] == 12 and phase["threads"] == 2
     assert phase["lr"] == 5e-4
+    assert manifest.outputs.flip_test  # the default; calibration and metrics used it
     assert phase["cache"].endswith("cache/train")
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
-    assert "Known limits" in card and "12 scans in" in card
+    assert "Known limits" in card and "12 scans in" in card and "(flip test)" in card
     assert (out / "loss.png").exists()
