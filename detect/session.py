@@ -200,8 +200,7 @@ class DetectorSession:
             if m.outputs.flip_test:
                 mirrored = np.ascontiguousarray(tensor[..., ::-1])
                 (heat_m,) = self._session.run(self._output_names[:1], {m.input.name: mirrored})
-                if heat_m.shape == heat.shape:
-                    heat = flip_average(heat, heat_m)
+                heat = flip_average(heat, heat_m)
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise InferenceError(
                 f"onnxruntime failed on an input of shape {tuple(tensor.shape)}: {exc}; the input "
