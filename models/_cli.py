@@ -35,6 +35,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or a positive integer, got {text}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -117,6 +124,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--jobs", type=_positive_int, default=1, help="scan generator processes")
     p.add_argument("--threads", type=_positive_int, default=2, help="torch/onnxruntime threads")
     p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where to train: a CUDA GPU when one is present (auto, the default), or cpu / cuda",
+    )
+    p.add_argument(
+        "--loader-threads",
+        type=_non_negative_int,
+        default=0,
+        help="background threads preparing training batches (default 0: inline); 3-4 keep a GPU "
+        "busy",
+    )
+    p.add_argument(
         "--stages",
         type=_stages,
         default=("data", "fit", "export", "calibrate"),
@@ -174,6 +194,8 @@ def _run(args: argparse.Namespace) -> int:
         warmup_steps=args.warmup_steps,
         lr=args.lr,
         flip_test=args.flip_test,
+        device=args.device,
+        loader_threads=args.loader_threads,
     )
     try:
         run_pipeline(opts)

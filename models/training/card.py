@@ -65,12 +65,21 @@ def _inference(manifest: Manifest) -> str:
     return f"Whole-scan inference (windows over {MAX_TILE} working pixels a side are tiled). {flip}"
 
 
+def _where(phases: Any) -> str:
+    cpu = "on a CPU with 2 cores, torch threads per phase as listed; in phases with one thread the "
+    cpu += "scan generator used the other core"
+    if any(p.get("device") == "cuda" for p in phases or []):
+        return f"phases marked CUDA GPU on one GPU, the others {cpu}"
+    return cpu
+
+
 def _phases(phases: Any) -> str:
     if not phases:
         return "n/a"
     return ", then ".join(
         f"{p['steps']} steps of batch {p['batch_size']} at {p['crop'][0]}x{p['crop'][1]} px "
         f"({p['wall_time_s'] / 60:.0f} min"
+        + (" on a CUDA GPU" if p.get("device") == "cuda" else "")
         + (f", {p['threads']} thread(s)" if p.get("threads") else "")
         + (f", peak lr {p['lr']:g}" if p.get("lr") else "")
         + (f", {p['scans']} scans in `{p['cache']}`" if p.get("scans") else "")
@@ -148,8 +157,7 @@ Training augmentations aimed at other scanners: attenuation gain 0.8-1.25, power
 added quantum noise, blur, stripes, offsets, scale jitter 0.85-1.2, left-right flips; random
 crops biased towards objects. Training seed {t.seed}; AdamW with warm-up and cosine decay, EMA
 weights exported. Phases: {_phases(extra.get("phases"))}; {extra.get("steps", "n/a")} steps in
-all, training wall time {t.wall_time_s / 60:.0f} min on a {t.device.upper()} with 2 cores (torch
-threads per phase as listed; in phases with one thread the scan generator used the other core).
+all, training wall time {t.wall_time_s / 60:.0f} min ({_where(extra.get("phases"))}).
 
 ## Calibration and decision
 Platt scaling of the raw peak score per class, fitted on {t.n_calibration_scans} held-out

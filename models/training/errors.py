@@ -17,3 +17,7 @@ class CheckpointError(TrainingError):
 
 class ExportError(TrainingError):
     """ONNX export failed or the exported model disagrees with PyTorch."""
+
+
+class DeviceError(TrainingError):
+    """The requested training device is not available."""

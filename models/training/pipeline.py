@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -80,6 +81,8 @@ class PipelineOptions:
     warmup_steps: int = 300
     lr: float = 3e-3
     flip_test: bool = True
+    device: str = "auto"
+    loader_threads: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def cache_dir(self, split: Split) -> Path:
@@ -145,6 +148,8 @@ def _fit(opts: PipelineOptions, generators: list[subprocess.Popen[bytes]]) -> No
         init_from=str(opts.init_from) if opts.init_from else None,
         warmup_steps=opts.warmup_steps,
         lr=opts.lr,
+        device=opts.device,
+        loader_threads=opts.loader_threads,
         **opts.extra,
     )
     train(
@@ -204,7 +209,7 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
     metrics = compute_metrics(test_preds, calibration, thresholds)
     metrics["calibration_set"] = compute_metrics(cal_preds, calibration, thresholds, n_boot=0)
     export_info = json.loads((opts.out / "export.json").read_text(encoding="utf-8"))
-    n_train = len(list_records(opts.cache_dir(Split.TRAIN))[: cfg.max_records or None])
+    n_train, train_seeds = _training_scans(phases)
     training = TrainingInfo.model_validate(
         dict(
             seed=opts.seed,
@@ -212,14 +217,14 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
             n_calibration_scans=len(cal),
             epochs=state.epoch,
             wall_time_s=round(sum(ph["wall_time_s"] for ph in phases), 1),
-            device="cpu",
+            device="+".join(sorted({ph["device"] for ph in phases})),
             simulator="scanner.simulate" if opts.source is Source.SIMULATOR else "stand-in",
             n_test_scans=len(test),
             steps=sum(ph["steps"] for ph in phases),
             phases=phases,
             batch_size=cfg.batch_size,
             crop=list(cfg.crop),
-            train_seeds=_seed_range(opts.seed, Split.TRAIN, n_train),
+            train_seeds=train_seeds,
             calibration_seeds=_seed_range(opts.seed, Split.CALIBRATION, len(cal)),
             test_seeds=_seed_range(opts.seed, Split.TEST, len(test)),
             parity_max_abs_diff=export_info["parity_max_abs_diff"],
@@ -270,19 +275,41 @@ def _training_phases(cfg: Any, state: Any) -> list[dict[str, Any]]:
     return phases
 
 
+def _training_scans(phases: list[dict[str, Any]]) -> tuple[int, str]:
+    """Distinct training scans over all phases, and their seed spans.
+
+    Phases whose seed spans start at the same seed drew from the same (growing) scan series, so
+    the largest of them counts; series that start elsewhere add up.
+    """
+    series: dict[str, tuple[int, str]] = {}
+    for ph in phases:
+        span = str(ph.get("train_seeds") or "")
+        match = re.search(r"(\d+)\.\.", span)
+        first = match.group(1) if match else span
+        n = int(ph.get("scans") or 0)
+        if n >= series.get(first, (-1, ""))[0]:
+            series[first] = (n, span)
+    return sum(n for n, _ in series.values()), ", ".join(s for _, s in series.values() if s)
+
+
 def _phase(cfg: Any, state: Any) -> dict[str, Any]:
     """One training phase: its steps, batch, crop, threads, wall time and training cache."""
     cache = Path(cfg.cache)
-    n_scans = len(list_records(cache)[: cfg.max_records or None]) if cache.is_dir() else None
+    n_scans = state.records or (
+        len(list_records(cache)[: cfg.max_records or None]) if cache.is_dir() else None
+    )
     return {
         "steps": state.step,
         "batch_size": cfg.batch_size,
         "crop": list(cfg.crop),
         "threads": cfg.threads,
         "lr": cfg.lr,
+        "device": cfg.device if cfg.device != "auto" else "cpu",
+        "seed": cfg.seed,
         "wall_time_s": round(state.elapsed_s, 1),
         "cache": cache.as_posix(),
         "scans": n_scans,
+        "train_seeds": state.seed_span or _seed_range(cfg.seed, Split.TRAIN, n_scans or 0),
     }
 
 

@@ -3,6 +3,12 @@
 A run folder holds ``last.pt`` (latest checkpoint), ``history.json`` (losses), ``loss.png`` (plot)
 and ``train.log``. The learning-rate schedule depends only on ``epochs * steps_per_epoch``, so a run
 stopped by ``minutes`` and resumed follows the same schedule.
+
+Training runs on CUDA when a GPU is present (``device="auto"``) and on the CPU otherwise; a
+checkpoint written on one resumes on the other. Each batch is drawn with its own generator seeded
+from the run's generator, so batches are the same whether they are prepared inline or by
+``loader_threads`` background threads (worthwhile on a GPU, where preparing crops is the
+bottleneck).
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Generator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,12 +31,12 @@ import torch
 from tqdm import tqdm
 
 from models.training.classes import CLASSES
-from models.training.data import AugmentConfig, CropSampler
-from models.training.errors import CheckpointError, DataError
+from models.training.data import AugmentConfig, Batch, CropSampler
+from models.training.errors import CheckpointError, DataError, DeviceError
 from models.training.loss import LossWeights, centernet_loss
 from models.training.network import CenterNet, NetworkConfig
 
-__all__ = ["TrainConfig", "TrainState", "load_checkpoint", "train"]
+__all__ = ["TrainConfig", "TrainState", "load_checkpoint", "resolve_device", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +74,10 @@ class TrainConfig:
     init_from : str, optional
         Start a new run from the EMA weights of this checkpoint (fine-tuning; fresh optimiser
         and schedule).
+    device : str
+        ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda"``.
+    loader_threads : int
+        Background threads preparing batches (0: prepared inline between steps).
     """
 
     out: str = "runs/train"
@@ -85,6 +97,8 @@ class TrainConfig:
     max_records: int | None = None
     min_records: int = 1
     init_from: str | None = None
+    device: str = "auto"
+    loader_threads: int = 0
     network: NetworkConfig = field(default_factory=NetworkConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     loss: LossWeights = field(default_factory=LossWeights)
@@ -119,6 +133,10 @@ class TrainState:
     elapsed_s: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)
     rng_state: dict[str, Any] | None = None
+    #: Most training records the run has drawn from (the cache may grow while it trains).
+    records: int = 0
+    #: ``"first..last"`` scan seed of those records (from the record file names).
+    seed_span: str = ""
 
 
 def _lr_at(step: int, cfg: TrainConfig) -> float:
@@ -163,6 +181,8 @@ def save_checkpoint(
         "epoch": state.epoch,
         "elapsed_s": state.elapsed_s,
         "history": state.history,
+        "records": state.records,
+        "seed_span": state.seed_span,
         "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()},
     }
     tmp = path.with_name(path.name + ".tmp")
@@ -197,6 +217,8 @@ def load_checkpoint(path: str | Path) -> tuple[TrainConfig, TrainState]:
     state.step, state.epoch = int(payload["step"]), int(payload["epoch"])
     state.elapsed_s = float(payload["elapsed_s"])
     state.history = list(payload["history"])
+    state.records = int(payload.get("records", 0))
+    state.seed_span = str(payload.get("seed_span", ""))
     state.rng_state = payload["rng"]
     return cfg, state
 
@@ -253,6 +275,67 @@ def _wait_for_records(
         time.sleep(10)
 
 
+def _seed_span(paths: list[Path]) -> str:
+    """``"first..last"`` seed of records named ``<split>-<seed>.npz``."""
+    seeds = sorted(int(t) for p in paths if (t := p.stem.rpartition("-")[2]).isdigit())
+    return f"{seeds[0]}..{seeds[-1]}" if seeds else ""
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device for a :attr:`TrainConfig.device` setting.
+
+    Raises
+    ------
+    DeviceError
+        If ``name`` is unknown, or is ``"cuda"`` on a machine where PyTorch sees no GPU.
+    """
+    if name not in ("auto", "cpu", "cuda"):
+        raise DeviceError(f"unknown device {name!r}; choose auto, cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(
+            "--device cuda was asked for but PyTorch sees no CUDA GPU (CPU-only build or no "
+            "driver); use --device auto or cpu, or install a CUDA build of torch"
+        )
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def _to_device(state: TrainState, device: torch.device) -> None:
+    """Move the model, its EMA copy and the optimiser state to ``device``."""
+    state.model.to(device)
+    state.ema.to(device)
+    # re-loading the state dict places each optimiser buffer beside its parameter
+    state.optimizer.load_state_dict(state.optimizer.state_dict())
+
+
+def _batches(
+    sampler: CropSampler, size: int, rng: np.random.Generator, threads: int
+) -> Generator[Batch, None, None]:
+    """Endless training batches, each drawn with its own generator seeded from ``rng``.
+
+    With ``threads`` > 0 up to ``2 * threads`` batches are prepared ahead in background threads;
+    they come out in the order they were seeded, so the sequence does not depend on ``threads``.
+    """
+
+    def draw(seed: int) -> Batch:
+        return sampler.batch(size, np.random.default_rng(seed))
+
+    if threads <= 0:
+        while True:
+            yield draw(int(rng.integers(2**63)))
+    with ThreadPoolExecutor(threads, thread_name_prefix="batches") as pool:
+        pending: deque[Future[Batch]] = deque()
+        try:
+            while True:
+                while len(pending) < 2 * threads:
+                    pending.append(pool.submit(draw, int(rng.integers(2**63))))
+                yield pending.popleft().result()
+        finally:
+            for f in pending:
+                f.cancel()
+
+
 def train(
     cfg: TrainConfig,
     resume: bool = False,
@@ -265,7 +348,7 @@ def train(
     ----------
     cfg : TrainConfig
         Settings; with ``resume`` the checkpoint's settings win except ``minutes``, ``cache``,
-        ``max_records``, ``epochs`` and ``threads``.
+        ``max_records``, ``epochs``, ``threads``, ``device`` and ``loader_threads``.
     resume : bool
         Continue from ``<out>/last.pt``.
     progress : bool
@@ -280,6 +363,7 @@ def train(
         The final state (``ema`` holds the weights to export).
     """
     torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / CHECKPOINT
@@ -287,6 +371,7 @@ def train(
         saved, state = load_checkpoint(ckpt)
         saved.minutes, saved.cache, saved.max_records = cfg.minutes, cfg.cache, cfg.max_records
         saved.epochs, saved.threads, saved.out = cfg.epochs, cfg.threads, cfg.out
+        saved.device, saved.loader_threads = cfg.device, cfg.loader_threads
         cfg = saved
         rng = np.random.default_rng()
         assert state.rng_state is not None
@@ -311,6 +396,10 @@ def train(
         max_records=cfg.max_records,
     )
     _wait_for_records(sampler, cfg.min_records, producing)
+    cfg.device = device.type  # the checkpoint records where this run trained
+    _to_device(state, device)
+    logger.info("training on %s", device)
+    batches = _batches(sampler, cfg.batch_size, rng, cfg.loader_threads)
     t_start = time.monotonic()
     elapsed0 = state.elapsed_s
     last_save = t_start
@@ -320,6 +409,8 @@ def train(
     window: list[dict[str, float]] = []
     while state.step < total_steps and not stop:
         n_rec = sampler.refresh()
+        if n_rec >= state.records:
+            state.records, state.seed_span = n_rec, _seed_span(sampler.paths)
         bar = tqdm(
             total=cfg.steps_per_epoch,
             disable=not progress,
@@ -328,12 +419,17 @@ def train(
         )
         bar.update(state.step - state.epoch * cfg.steps_per_epoch)
         while state.step < (state.epoch + 1) * cfg.steps_per_epoch:
-            batch = sampler.batch(cfg.batch_size, rng)
+            batch = next(batches)
             for g in state.optimizer.param_groups:
                 g["lr"] = _lr_at(state.step, cfg)
-            out_t = state.model(batch.image)
+            out_t = state.model(batch.image.to(device, non_blocking=True))
             loss, parts = centernet_loss(
-                out_t, batch.heatmap, batch.log_wh, batch.offset, batch.mask, cfg.loss
+                out_t,
+                batch.heatmap.to(device, non_blocking=True),
+                batch.log_wh.to(device, non_blocking=True),
+                batch.offset.to(device, non_blocking=True),
+                batch.mask.to(device, non_blocking=True),
+                cfg.loss,
             )
             state.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -361,6 +457,7 @@ def train(
             state.epoch += 1
             _checkpoint(state, cfg, ckpt, rng, out, window)
             last_save = time.monotonic()
+    batches.close()
     _checkpoint(state, cfg, ckpt, rng, out, window)
     logger.info(
         "stopped at step %d of %d after %.0f s of training",

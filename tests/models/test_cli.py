@@ -49,6 +49,18 @@ def test_bad_learning_rate_rejected(value: str, capsys: pytest.CaptureFixture[st
     assert "--lr" in capsys.readouterr().err
 
 
+def test_device_and_loader_threads_options(capsys: pytest.CaptureFixture[str]) -> None:
+    """--device takes auto/cpu/cuda and --loader-threads a count; anything else is refused."""
+    args = build_parser().parse_args(["train", "--device", "cpu", "--loader-threads", "3"])
+    assert args.device == "cpu" and args.loader_threads == 3
+    assert build_parser().parse_args(["train"]).device == "auto"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--device", "gpu0"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--loader-threads", "-1"])
+    assert "--loader-threads" in capsys.readouterr().err
+
+
 def test_bad_crop_rejected(caplog: pytest.LogCaptureFixture) -> None:
     """A crop that is not a multiple of 32 is refused before any work starts."""
     assert main(["train", "--crop", "100", "64"]) == 2
@@ -93,7 +105,9 @@ def test_standin_pipeline_end_to_end(tmp_path: Path) -> None:
     assert manifest.training.n_train_scans == 12 and manifest.metrics["n_scans"] == 6
     (phase,) = (manifest.training.model_extra or {})["phases"]
     assert phase["steps"] == 2 and phase["scans"] == 12 and phase["threads"] == 2
-    assert phase["lr"] == 5e-4
+    assert phase["lr"] == 5e-4 and phase["device"] == "cpu" and phase["seed"] == 0
+    assert manifest.training.device == "cpu" and phase["train_seeds"].startswith("0..")
+    assert manifest.training.model_extra["train_seeds"] == phase["train_seeds"]
     assert manifest.outputs.flip_test  # the default; calibration and metrics used it
     assert phase["cache"].endswith("cache/train")
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")

@@ -10,10 +10,17 @@ import torch
 
 from models.training.cache import CacheRecord
 from models.training.data import AugmentConfig, CropSampler, _object_weights
-from models.training.errors import CheckpointError, DataError
+from models.training.errors import CheckpointError, DataError, DeviceError
 from models.training.loss import centernet_loss
 from models.training.network import CenterNet, NetworkConfig, count_parameters
-from models.training.trainer import TrainConfig, load_checkpoint, train
+from models.training.trainer import (
+    TrainConfig,
+    _batches,
+    _seed_span,
+    load_checkpoint,
+    resolve_device,
+    train,
+)
 
 
 def test_default_network_size_and_shapes() -> None:
@@ -134,3 +141,60 @@ def test_train_without_data_fails_fast(tmp_path: Path, tiny_net_config: NetworkC
     )
     with pytest.raises(DataError, match="no generator is running"):
         train(cfg, progress=False)
+
+
+def test_threaded_batches_equal_inline_batches(standin_cache: Path) -> None:
+    """Batches prepared by background threads are the inline ones, in the same order."""
+    sampler = CropSampler(standin_cache, crop=(128, 96))
+    sampler.refresh()
+    inline = _batches(sampler, 3, np.random.default_rng(5), threads=0)
+    threaded = _batches(sampler, 3, np.random.default_rng(5), threads=2)
+    for _ in range(5):
+        a, b = next(inline), next(threaded)
+        assert torch.equal(a.image, b.image) and torch.equal(a.heatmap, b.heatmap)
+        assert torch.equal(a.mask, b.mask)
+    threaded.close()
+    inline.close()
+
+
+def test_device_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """auto falls back to the CPU; cuda without a GPU and unknown names are refused with the fix."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto").type == "cpu" and resolve_device("cpu").type == "cpu"
+    with pytest.raises(DeviceError, match="--device auto or cpu"):
+        resolve_device("cuda")
+    with pytest.raises(DeviceError, match="choose auto, cpu or cuda"):
+        resolve_device("tpu")
+
+
+def test_checkpoint_records_device_and_loader_threads_train_the_same(
+    standin_cache: Path, tiny_net_config: NetworkConfig, tmp_path: Path
+) -> None:
+    """The checkpoint names the device used; loader threads give the same weights as inline."""
+    weights = []
+    for threads in (0, 2):
+        cfg = TrainConfig(
+            out=str(tmp_path / f"run{threads}"),
+            cache=str(standin_cache),
+            epochs=1,
+            steps_per_epoch=3,
+            batch_size=2,
+            crop=(128, 96),
+            warmup_steps=1,
+            network=tiny_net_config,
+            threads=1,
+            loader_threads=threads,
+        )
+        train(cfg, progress=False)
+        saved, state = load_checkpoint(tmp_path / f"run{threads}" / "last.pt")
+        assert saved.device == "cpu" and saved.loader_threads == threads
+        weights.append(state.ema.state_dict())
+    for a, b in zip(weights[0].values(), weights[1].values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_seed_span_from_record_names() -> None:
+    """The seed span comes from the record file names, in numeric order."""
+    paths = [Path(f"train-{s:012d}.npz") for s in (12, 3, 10000007)]
+    assert _seed_span(paths) == "3..10000007"
+    assert _seed_span([]) == ""
