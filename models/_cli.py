@@ -14,7 +14,7 @@ __all__ = ["register"]
 
 logger = logging.getLogger(__name__)
 
-_STAGES = ("data", "fit", "export", "calibrate", "install")
+_STAGES = ("data", "fit", "average", "export", "calibrate", "install")
 
 
 def _stages(text: str) -> tuple[str, ...]:
@@ -95,6 +95,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "fine-tune",
     )
     p.add_argument(
+        "--average",
+        type=Path,
+        nargs="+",
+        default=(),
+        metavar="CHECKPOINT",
+        help="average the EMA weights of these checkpoints (runs fine-tuned from one parent) into "
+        "<out>/last.pt instead of training; implies the average stage",
+    )
+    p.add_argument(
         "--minutes",
         type=float,
         default=None,
@@ -140,7 +149,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--stages",
         type=_stages,
         default=("data", "fit", "export", "calibrate"),
-        help="comma-separated stages: data,fit,export,calibrate,install "
+        help="comma-separated stages: data,fit,average,export,calibrate,install "
         "(default data,fit,export,calibrate)",
     )
     p.add_argument(
@@ -171,6 +180,9 @@ def _run(args: argparse.Namespace) -> int:
     stages = tuple(Stage(s) for s in args.stages)
     if args.install and Stage.INSTALL not in stages:
         stages = (*stages, Stage.INSTALL)
+    if args.average and Stage.AVERAGE not in stages:
+        stages = tuple(s for s in stages if s not in (Stage.DATA, Stage.FIT))
+        stages = tuple(sorted((*stages, Stage.AVERAGE), key=list(Stage).index))
     opts = PipelineOptions(
         out=args.out,
         cache=args.cache,
@@ -196,6 +208,7 @@ def _run(args: argparse.Namespace) -> int:
         flip_test=args.flip_test,
         device=args.device,
         loader_threads=args.loader_threads,
+        average=tuple(args.average),
     )
     try:
         run_pipeline(opts)

@@ -76,8 +76,13 @@ def _where(phases: Any) -> str:
 def _phases(phases: Any) -> str:
     if not phases:
         return "n/a"
-    return ", then ".join(
-        f"{p['steps']} steps of batch {p['batch_size']} at {p['crop'][0]}x{p['crop'][1]} px "
+    return "; ".join(
+        f"the EMA weights of {' and '.join(f'`{a}`' for a in p['averaged_from'])} averaged"
+        if p.get("averaged_from")
+        else (f"`{p['run']}`" if p.get("run") else "")
+        + (f" (from `{p['init_from']}`)" if p.get("init_from") else "")
+        + (": " if p.get("run") else "")
+        + f"{p['steps']} steps of batch {p['batch_size']} at {p['crop'][0]}x{p['crop'][1]} px "
         f"({p['wall_time_s'] / 60:.0f} min"
         + (" on a CUDA GPU" if p.get("device") == "cuda" else "")
         + (f", {p['threads']} thread(s)" if p.get("threads") else "")
@@ -156,8 +161,9 @@ dose, noise, detector stripes, body, pose, clutter, object kind, concealment and
 Training augmentations aimed at other scanners: attenuation gain 0.8-1.25, power law 0.85-1.15,
 added quantum noise, blur, stripes, offsets, scale jitter 0.85-1.2, left-right flips; random
 crops biased towards objects. Training seed {t.seed}; AdamW with warm-up and cosine decay, EMA
-weights exported. Phases: {_phases(extra.get("phases"))}; {extra.get("steps", "n/a")} steps in
-all, training wall time {t.wall_time_s / 60:.0f} min ({_where(extra.get("phases"))}).
+weights exported. Phases, oldest first: {_phases(extra.get("phases"))}.
+{extra.get("steps", "n/a")} steps in all, training wall time {t.wall_time_s / 60:.0f} min
+({_where(extra.get("phases"))}).
 
 ## Calibration and decision
 Platt scaling of the raw peak score per class, fitted on {t.n_calibration_scans} held-out

@@ -6,6 +6,9 @@ data
     Generate the training cache (background generator processes when followed by ``fit``).
 fit
     Train; resumable with ``resume=True``; stops after ``minutes`` if given.
+average
+    Instead of fit: ``<out>/last.pt`` becomes the mean of the EMA weights of the checkpoints in
+    ``average`` (runs fine-tuned from one parent; see ``models.training.averaging``).
 export
     EMA weights -> ``<out>/phone_detector.onnx`` with the parity check.
 calibrate
@@ -50,6 +53,7 @@ class Stage(StrEnum):
 
     DATA = "data"
     FIT = "fit"
+    AVERAGE = "average"
     EXPORT = "export"
     CALIBRATE = "calibrate"
     INSTALL = "install"
@@ -83,6 +87,7 @@ class PipelineOptions:
     flip_test: bool = True
     device: str = "auto"
     loader_threads: int = 0
+    average: tuple[Path, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def cache_dir(self, split: Split) -> Path:
@@ -217,7 +222,7 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
             n_calibration_scans=len(cal),
             epochs=state.epoch,
             wall_time_s=round(sum(ph["wall_time_s"] for ph in phases), 1),
-            device="+".join(sorted({ph["device"] for ph in phases})),
+            device="+".join(sorted({ph["device"] for ph in phases if "device" in ph})),
             simulator="scanner.simulate" if opts.source is Source.SIMULATOR else "stand-in",
             n_test_scans=len(test),
             steps=sum(ph["steps"] for ph in phases),
@@ -259,19 +264,31 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
 
 
 def _training_phases(cfg: Any, state: Any) -> list[dict[str, Any]]:
-    """Steps, batch, crop and wall time of this run and of the runs it was fine-tuned from."""
+    """Every training phase behind a checkpoint, parents first.
+
+    Follows ``init_from`` (fine-tuning) and ``averaged_from`` (weight averaging) links; a
+    checkpoint reached twice (a common parent of averaged runs) is listed once.
+    """
     from models.training.trainer import load_checkpoint
 
-    phases = [_phase(cfg, state)]
-    seen = 0
-    while cfg.init_from and seen < 10:
-        path = Path(cfg.init_from)
-        if not path.exists():
-            logger.warning("fine-tuning source %s is gone; its steps are not counted", path)
-            break
-        cfg, state = load_checkpoint(path)
-        phases.insert(0, _phase(cfg, state))
-        seen += 1
+    phases: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def visit(cfg: Any, state: Any, depth: int) -> None:
+        parents = state.averaged_from or ([cfg.init_from] if cfg.init_from else [])
+        for parent in parents if depth < 20 else []:
+            path = Path(parent)
+            key = path.resolve().as_posix()
+            if key in seen:
+                continue
+            seen.add(key)
+            if not path.exists():
+                logger.warning("training source %s is gone; its steps are not counted", path)
+                continue
+            visit(*load_checkpoint(path), depth + 1)
+        phases.append(_phase(cfg, state))
+
+    visit(cfg, state, 0)
     return phases
 
 
@@ -294,11 +311,15 @@ def _training_scans(phases: list[dict[str, Any]]) -> tuple[int, str]:
 
 def _phase(cfg: Any, state: Any) -> dict[str, Any]:
     """One training phase: its steps, batch, crop, threads, wall time and training cache."""
+    if state.averaged_from:
+        return {"averaged_from": list(state.averaged_from), "steps": 0, "wall_time_s": 0.0}
     cache = Path(cfg.cache)
     n_scans = state.records or (
         len(list_records(cache)[: cfg.max_records or None]) if cache.is_dir() else None
     )
     return {
+        "run": Path(cfg.out).as_posix(),
+        "init_from": Path(cfg.init_from).as_posix() if cfg.init_from else None,
         "steps": state.step,
         "batch_size": cfg.batch_size,
         "crop": list(cfg.crop),
@@ -337,6 +358,15 @@ def run_pipeline(opts: PipelineOptions) -> None:
     t0 = time.monotonic()
     generators: list[subprocess.Popen[bytes]] = []
     stages = set(opts.stages)
+    if Stage.AVERAGE in stages and Stage.FIT in stages:
+        raise TrainingError(
+            "the average stage replaces fit (it writes <out>/last.pt); run them separately"
+        )
+    if Stage.AVERAGE in stages:
+        from models.training.averaging import average_checkpoints
+
+        average_checkpoints(list(opts.average), opts.out)
+        logger.info("averaged %d checkpoints into %s", len(opts.average), opts.out)
     if Stage.DATA in stages:
         if Stage.FIT in stages:
             generators = _spawn_generators(opts, Split.TRAIN, opts.scans)

@@ -137,6 +137,8 @@ class TrainState:
     records: int = 0
     #: ``"first..last"`` scan seed of those records (from the record file names).
     seed_span: str = ""
+    #: Checkpoints whose weights were averaged into this one (see ``models.training.averaging``).
+    averaged_from: list[str] = field(default_factory=list)
 
 
 def _lr_at(step: int, cfg: TrainConfig) -> float:
@@ -183,6 +185,7 @@ def save_checkpoint(
         "history": state.history,
         "records": state.records,
         "seed_span": state.seed_span,
+        "averaged_from": state.averaged_from,
         "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()},
     }
     tmp = path.with_name(path.name + ".tmp")
@@ -219,6 +222,7 @@ def load_checkpoint(path: str | Path) -> tuple[TrainConfig, TrainState]:
     state.history = list(payload["history"])
     state.records = int(payload.get("records", 0))
     state.seed_span = str(payload.get("seed_span", ""))
+    state.averaged_from = [str(p) for p in payload.get("averaged_from", [])]
     state.rng_state = payload["rng"]
     return cfg, state
 

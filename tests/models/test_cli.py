@@ -38,7 +38,7 @@ def test_bad_stage_rejected(capsys: pytest.CaptureFixture[str]) -> None:
     """An unknown stage name is refused with the list of valid stages."""
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--stages", "fit,deploy"])
-    assert "data, fit, export, calibrate, install" in capsys.readouterr().err
+    assert "data, fit, average, export, calibrate, install" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("value", ["0", "-1e-3", "fast"])
@@ -59,6 +59,14 @@ def test_device_and_loader_threads_options(capsys: pytest.CaptureFixture[str]) -
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--loader-threads", "-1"])
     assert "--loader-threads" in capsys.readouterr().err
+
+
+def test_average_option_replaces_fit(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    """--average implies the average stage in place of data/fit; a missing file is reported."""
+    code = main(["train", "--out", str(tmp_path / "soup"), "--average", "nope/a.pt", "nope/b.pt"])
+    assert code == 1 and "no checkpoint at 'nope/a.pt'" in caplog.text
+    assert '"average"' in (tmp_path / "soup" / "options.json").read_text(encoding="utf-8")
+    assert '"fit"' not in (tmp_path / "soup" / "options.json").read_text(encoding="utf-8")
 
 
 def test_bad_crop_rejected(caplog: pytest.LogCaptureFixture) -> None:
