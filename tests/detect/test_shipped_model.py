@@ -45,15 +45,10 @@ def test_samples_include_phones_and_a_clean_scan() -> None:
     assert "clean.dcm" in CLEAN_SAMPLES
 
 
-#: Sample phones the shipped model 1.2.0 misses (see models/MODEL_CARD.md: phone AP50 0.76,
-#: mini-phone recall 0.33, internal recall 0.38 on held-out simulated scans). Strict: once a better
-#: model finds one of them, its case fails until it is removed from this table.
-KNOWN_MISSES = {
-    "arms_up_anisotropic.dcm": (
-        "model 1.2.0 finds the near edge-on waistband mini phone only at confidence 0.37 and with "
-        "a box too large (IoU 0.37)"
-    ),
-}
+#: Sample phones the shipped model misses, with why (none for model 1.3.0, which still misses a
+#: third of held-out phones: see models/MODEL_CARD.md). Strict: once a better model finds one of
+#: them, its case fails until it is removed from this table.
+KNOWN_MISSES: dict[str, str] = {}
 
 
 def _phone_cases() -> list[object]:
