@@ -9,6 +9,7 @@ import pytest
 from models.manifest import InputSpec
 from models.training.cache import Source, generate, split_seeds
 from models.training.network import NetworkConfig
+from models.training.trainer import TrainConfig
 
 
 @pytest.fixture
@@ -23,3 +24,29 @@ def standin_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("cache") / "train"
     generate(out, split_seeds(0, "train", 12), Source.STANDIN, InputSpec(), prefix="train")
     return out
+
+
+def small_run_config(
+    out: Path,
+    cache: Path,
+    net: NetworkConfig,
+    steps: int = 3,
+    seed: int = 0,
+    init_from: Path | None = None,
+    loader_threads: int = 0,
+) -> TrainConfig:
+    """One epoch of ``steps`` batch-2 steps of a small network on a stand-in cache."""
+    return TrainConfig(
+        out=str(out),
+        cache=str(cache),
+        seed=seed,
+        epochs=1,
+        steps_per_epoch=steps,
+        batch_size=2,
+        crop=(128, 96),
+        warmup_steps=1,
+        network=net,
+        threads=1,
+        init_from=str(init_from) if init_from else None,
+        loader_threads=loader_threads,
+    )

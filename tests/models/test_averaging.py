@@ -11,23 +11,12 @@ from models.training.averaging import average_checkpoints
 from models.training.errors import CheckpointError
 from models.training.network import NetworkConfig
 from models.training.pipeline import _training_phases
-from models.training.trainer import TrainConfig, load_checkpoint, train
+from models.training.trainer import load_checkpoint, train
+from tests.models.conftest import small_run_config
 
 
 def _run(out: Path, cache: Path, net: NetworkConfig, seed: int, init: Path | None) -> Path:
-    cfg = TrainConfig(
-        out=str(out),
-        cache=str(cache),
-        seed=seed,
-        epochs=1,
-        steps_per_epoch=2,
-        batch_size=2,
-        crop=(128, 96),
-        warmup_steps=1,
-        network=net,
-        threads=1,
-        init_from=str(init) if init else None,
-    )
+    cfg = small_run_config(out, cache, net, steps=2, seed=seed, init_from=init)
     train(cfg, progress=False)
     return out / "last.pt"
 

@@ -21,6 +21,7 @@ from models.training.trainer import (
     resolve_device,
     train,
 )
+from tests.models.conftest import small_run_config
 
 
 def test_default_network_size_and_shapes() -> None:
@@ -92,29 +93,11 @@ def test_training_steps_reduce_loss(standin_cache: Path, tiny_net_config: Networ
     assert losses[-1] < 0.7 * losses[0]
 
 
-def _three_step_config(
-    out: Path, cache: Path, net: NetworkConfig, loader_threads: int = 0
-) -> TrainConfig:
-    """One epoch of three batch-2 steps of the tiny network on the stand-in cache."""
-    return TrainConfig(
-        out=str(out),
-        cache=str(cache),
-        epochs=1,
-        steps_per_epoch=3,
-        batch_size=2,
-        crop=(128, 96),
-        warmup_steps=1,
-        network=net,
-        threads=1,
-        loader_threads=loader_threads,
-    )
-
-
 def test_checkpoint_resume(
     standin_cache: Path, tiny_net_config: NetworkConfig, tmp_path: Path
 ) -> None:
     """A run resumed from its checkpoint continues the step count, history and plot."""
-    cfg = _three_step_config(tmp_path / "run", standin_cache, tiny_net_config)
+    cfg = small_run_config(tmp_path / "run", standin_cache, tiny_net_config)
     train(cfg, progress=False)
     saved_cfg, state = load_checkpoint(tmp_path / "run" / "last.pt")
     assert state.step == 3 and state.epoch == 1 and saved_cfg.network == tiny_net_config
@@ -181,7 +164,7 @@ def test_checkpoint_records_device_and_loader_threads_train_the_same(
     """The checkpoint names the device used; loader threads give the same weights as inline."""
     weights = []
     for threads in (0, 2):
-        cfg = _three_step_config(
+        cfg = small_run_config(
             tmp_path / f"run{threads}", standin_cache, tiny_net_config, loader_threads=threads
         )
         train(cfg, progress=False)
