@@ -115,7 +115,7 @@ def test_standin_pipeline_end_to_end(tmp_path: Path) -> None:
     assert phase["steps"] == 2 and phase["scans"] == 12 and phase["threads"] == 2
     assert phase["lr"] == 5e-4 and phase["device"] == "cpu" and phase["seed"] == 0
     assert manifest.training.device == "cpu" and phase["train_seeds"].startswith("0..")
-    assert manifest.training.model_extra["train_seeds"] == phase["train_seeds"]
+    assert (manifest.training.model_extra or {})["train_seeds"] == phase["train_seeds"]
     assert manifest.outputs.flip_test  # the default; calibration and metrics used it
     assert phase["cache"].endswith("cache/train")
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
