@@ -280,9 +280,12 @@ def _wait_for_records(
 
 
 def _seed_span(paths: list[Path]) -> str:
-    """``"first..last"`` seed of records named ``<split>-<seed>.npz``."""
+    """``"first..last"`` seed of records named ``<split>-<seed>.npz`` (with the count if gaps)."""
     seeds = sorted(int(t) for p in paths if (t := p.stem.rpartition("-")[2]).isdigit())
-    return f"{seeds[0]}..{seeds[-1]}" if seeds else ""
+    if not seeds:
+        return ""
+    span = f"{seeds[0]}..{seeds[-1]}"
+    return span if len(seeds) == seeds[-1] - seeds[0] + 1 else f"{len(seeds)} scans among {span}"
 
 
 def resolve_device(name: str) -> torch.device:

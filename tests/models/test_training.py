@@ -176,7 +176,8 @@ def test_checkpoint_records_device_and_loader_threads_train_the_same(
 
 
 def test_seed_span_from_record_names() -> None:
-    """The seed span comes from the record file names, in numeric order."""
+    """The seed span comes from the record file names, in numeric order, with the count if gaps."""
     paths = [Path(f"train-{s:012d}.npz") for s in (12, 3, 10000007)]
-    assert _seed_span(paths) == "3..10000007"
+    assert _seed_span(paths) == "3 scans among 3..10000007"
+    assert _seed_span([Path(f"train-{s:012d}.npz") for s in (5, 4, 6)]) == "4..6"
     assert _seed_span([]) == ""
