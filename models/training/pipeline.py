@@ -274,9 +274,9 @@ def _training_phases(cfg: Any, state: Any) -> list[dict[str, Any]]:
     phases: list[dict[str, Any]] = []
     seen: set[str] = set()
 
-    def visit(cfg: Any, state: Any, depth: int) -> None:
+    def visit(cfg: Any, state: Any) -> None:
         parents = state.averaged_from or ([cfg.init_from] if cfg.init_from else [])
-        for parent in parents if depth < 20 else []:
+        for parent in parents:  # each checkpoint at most once, so a cycle ends too
             path = Path(parent)
             key = path.resolve().as_posix()
             if key in seen:
@@ -285,10 +285,10 @@ def _training_phases(cfg: Any, state: Any) -> list[dict[str, Any]]:
             if not path.exists():
                 logger.warning("training source %s is gone; its steps are not counted", path)
                 continue
-            visit(*load_checkpoint(path), depth + 1)
+            visit(*load_checkpoint(path))
         phases.append(_phase(cfg, state))
 
-    visit(cfg, state, 0)
+    visit(cfg, state)
     return phases
 
 
