@@ -49,6 +49,15 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _at_least_one(text: str) -> float:
+    value = float(text)
+    if not value >= 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of at least 1 (1 = no extra weight), got {text}"
+        )
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``train`` sub-command."""
     p = subparsers.add_parser(
@@ -146,6 +155,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "busy",
     )
     p.add_argument(
+        "--hard-phone-weight",
+        type=_at_least_one,
+        default=2.0,
+        help="how much more often object crops centre on mini phones and internally concealed "
+        "phones than on other phones (default %(default)s)",
+    )
+    p.add_argument(
         "--stages",
         type=_stages,
         default=("data", "fit", "export", "calibrate"),
@@ -208,6 +224,7 @@ def _run(args: argparse.Namespace) -> int:
         flip_test=args.flip_test,
         device=args.device,
         loader_threads=args.loader_threads,
+        hard_phone_weight=args.hard_phone_weight,
         average=tuple(args.average),
     )
     try:

@@ -73,7 +73,7 @@ def average_checkpoints(sources: list[str | Path], out: str | Path) -> Path:
     state.step = state.epoch = 0
     state.elapsed_s = 0.0
     state.history = []
-    state.records, state.seed_span = 0, ""
+    state.records, state.seed_bounds = 0, None
     state.averaged_from = [Path(p).as_posix() for p in sources]
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)

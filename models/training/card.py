@@ -87,6 +87,11 @@ def _phases(phases: Any) -> str:
         + (" on a CUDA GPU" if p.get("device") == "cuda" else "")
         + (f", {p['threads']} thread(s)" if p.get("threads") else "")
         + (f", peak lr {p['lr']:g}" if p.get("lr") else "")
+        + (
+            f", hard phones weighted {p['hard_phone_weight']:g}x"
+            if p.get("hard_phone_weight", 1) != 1
+            else ""
+        )
         + (f", {p['scans']} scans in `{p['cache']}`" if p.get("scans") else "")
         + ")"
         for p in phases

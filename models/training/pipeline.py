@@ -24,12 +24,11 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -87,6 +86,7 @@ class PipelineOptions:
     flip_test: bool = True
     device: str = "auto"
     loader_threads: int = 0
+    hard_phone_weight: float = 2.0
     average: tuple[Path, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -136,8 +136,11 @@ def _generate_now(opts: PipelineOptions, split: Split, n: int) -> list[Path]:
 
 
 def _fit(opts: PipelineOptions, generators: list[subprocess.Popen[bytes]]) -> None:
+    from models.training.data import AugmentConfig
     from models.training.trainer import TrainConfig, train
 
+    extra = dict(opts.extra)
+    augment = extra.pop("augment", AugmentConfig())
     cfg = TrainConfig(
         out=str(opts.out),
         cache=str(opts.cache_dir(Split.TRAIN)),
@@ -155,7 +158,8 @@ def _fit(opts: PipelineOptions, generators: list[subprocess.Popen[bytes]]) -> No
         lr=opts.lr,
         device=opts.device,
         loader_threads=opts.loader_threads,
-        **opts.extra,
+        augment=replace(augment, hard_phone_weight=opts.hard_phone_weight),
+        **extra,
     )
     train(
         cfg,
@@ -295,17 +299,17 @@ def _training_phases(cfg: Any, state: Any) -> list[dict[str, Any]]:
 def _training_scans(phases: list[dict[str, Any]]) -> tuple[int, str]:
     """Distinct training scans over all phases, and their seed spans.
 
-    Phases whose seed spans start at the same seed drew from the same (growing) scan series, so
+    Phases whose records start at the same seed drew from the same (growing) scan series, so
     the largest of them counts; series that start elsewhere add up.
     """
-    series: dict[str, tuple[int, str]] = {}
+    series: dict[Any, tuple[int, str]] = {}
     for ph in phases:
-        span = str(ph.get("train_seeds") or "")
-        match = re.search(r"(\d+)\.\.", span)
-        first = match.group(1) if match else span
+        if ph.get("averaged_from"):
+            continue
+        first = ph.get("first_seed")
         n = int(ph.get("scans") or 0)
         if n >= series.get(first, (-1, ""))[0]:
-            series[first] = (n, span)
+            series[first] = (n, str(ph.get("train_seeds") or ""))
     return sum(n for n, _ in series.values()), ", ".join(s for _, s in series.values() if s)
 
 
@@ -313,10 +317,15 @@ def _phase(cfg: Any, state: Any) -> dict[str, Any]:
     """One training phase: its steps, batch, crop, threads, wall time and training cache."""
     if state.averaged_from:
         return {"averaged_from": list(state.averaged_from), "steps": 0, "wall_time_s": 0.0}
+    from models.training.trainer import format_seed_span
+
     cache = Path(cfg.cache)
     n_scans = state.records or (
         len(list_records(cache)[: cfg.max_records or None]) if cache.is_dir() else None
     )
+    # Checkpoints that predate recorded seeds drew the first scans of the run's own series.
+    seeds = split_seeds(cfg.seed, Split.TRAIN, n_scans or 0)
+    bounds = state.seed_bounds or ((seeds[0], seeds[-1]) if seeds else None)
     return {
         "run": Path(cfg.out).as_posix(),
         "init_from": Path(cfg.init_from).as_posix() if cfg.init_from else None,
@@ -325,12 +334,14 @@ def _phase(cfg: Any, state: Any) -> dict[str, Any]:
         "crop": list(cfg.crop),
         "threads": cfg.threads,
         "lr": cfg.lr,
+        "hard_phone_weight": cfg.augment.hard_phone_weight,
         "device": cfg.device if cfg.device != "auto" else "cpu",
         "seed": cfg.seed,
         "wall_time_s": round(state.elapsed_s, 1),
         "cache": cache.as_posix(),
         "scans": n_scans,
-        "train_seeds": state.seed_span or _seed_range(cfg.seed, Split.TRAIN, n_scans or 0),
+        "first_seed": bounds[0] if bounds else None,
+        "train_seeds": format_seed_span(bounds, n_scans or 0),
     }
 
 

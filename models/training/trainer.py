@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Generator
@@ -113,6 +114,8 @@ class TrainConfig:
         aug: dict[str, Any] = {
             k: tuple(v) if isinstance(v, list) else v for k, v in d.pop("augment").items()
         }
+        # Checkpoints from before hard phones were weighted drew them like any other phone.
+        aug.setdefault("hard_phone_weight", 1.0)
         return cls(
             network=NetworkConfig(**net),
             augment=AugmentConfig(**aug),
@@ -135,8 +138,8 @@ class TrainState:
     rng_state: dict[str, Any] | None = None
     #: Most training records the run has drawn from (the cache may grow while it trains).
     records: int = 0
-    #: ``"first..last"`` scan seed of those records (from the record file names).
-    seed_span: str = ""
+    #: First and last scan seed of those records (from the record file names), or None.
+    seed_bounds: tuple[int, int] | None = None
     #: Checkpoints whose weights were averaged into this one (see ``models.training.averaging``).
     averaged_from: list[str] = field(default_factory=list)
 
@@ -184,7 +187,7 @@ def save_checkpoint(
         "elapsed_s": state.elapsed_s,
         "history": state.history,
         "records": state.records,
-        "seed_span": state.seed_span,
+        "seed_bounds": list(state.seed_bounds) if state.seed_bounds else None,
         "averaged_from": state.averaged_from,
         "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()},
     }
@@ -221,7 +224,7 @@ def load_checkpoint(path: str | Path) -> tuple[TrainConfig, TrainState]:
     state.elapsed_s = float(payload["elapsed_s"])
     state.history = list(payload["history"])
     state.records = int(payload.get("records", 0))
-    state.seed_span = str(payload.get("seed_span", ""))
+    state.seed_bounds = _stored_seed_bounds(payload)
     state.averaged_from = [str(p) for p in payload.get("averaged_from", [])]
     state.rng_state = payload["rng"]
     return cfg, state
@@ -279,13 +282,36 @@ def _wait_for_records(
         time.sleep(10)
 
 
-def _seed_span(paths: list[Path]) -> str:
-    """``"first..last"`` seed of records named ``<split>-<seed>.npz`` (with the count if gaps)."""
-    seeds = sorted(int(t) for p in paths if (t := p.stem.rpartition("-")[2]).isdigit())
-    if not seeds:
+def _seed_bounds(paths: list[Path]) -> tuple[int, int] | None:
+    """First and last seed of records named ``<split>-<seed>.npz``; None without any."""
+    seeds = [int(t) for p in paths if (t := p.stem.rpartition("-")[2]).isdigit()]
+    return (min(seeds), max(seeds)) if seeds else None
+
+
+def _stored_seed_bounds(payload: dict[str, Any]) -> tuple[int, int] | None:
+    bounds = payload.get("seed_bounds")
+    if bounds:
+        return int(bounds[0]), int(bounds[1])
+    # Checkpoints written before seed bounds were numbers kept them as "[N scans among ]a..b".
+    match = re.search(r"(\d+)\.\.(\d+)", str(payload.get("seed_span") or ""))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def format_seed_span(bounds: tuple[int, int] | None, count: int) -> str:
+    """``"first..last"``, or ``"N scans among first..last"`` when the span has gaps.
+
+    Parameters
+    ----------
+    bounds : (int, int) or None
+        First and last seed; None gives ``""``.
+    count : int
+        How many scans were drawn from the span.
+    """
+    if bounds is None:
         return ""
-    span = f"{seeds[0]}..{seeds[-1]}"
-    return span if len(seeds) == seeds[-1] - seeds[0] + 1 else f"{len(seeds)} scans among {span}"
+    first, last = bounds
+    span = f"{first}..{last}"
+    return span if count == last - first + 1 else f"{count} scans among {span}"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -417,7 +443,7 @@ def train(
     while state.step < total_steps and not stop:
         n_rec = sampler.refresh()
         if n_rec >= state.records:
-            state.records, state.seed_span = n_rec, _seed_span(sampler.paths)
+            state.records, state.seed_bounds = n_rec, _seed_bounds(sampler.paths)
         bar = tqdm(
             total=cfg.steps_per_epoch,
             disable=not progress,

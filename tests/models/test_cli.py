@@ -61,6 +61,15 @@ def test_device_and_loader_threads_options(capsys: pytest.CaptureFixture[str]) -
     assert "--loader-threads" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value", ["0.5", "-2", "often"])
+def test_bad_hard_phone_weight_rejected(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The hard-phone weight is a factor of at least 1; anything else is refused."""
+    assert build_parser().parse_args(["train"]).hard_phone_weight == 2.0
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--hard-phone-weight", value])
+    assert "--hard-phone-weight" in capsys.readouterr().err
+
+
 def test_average_option_replaces_fit(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     """--average implies the average stage in place of data/fit; a missing file is reported."""
     code = main(["train", "--out", str(tmp_path / "soup"), "--average", "nope/a.pt", "nope/b.pt"])
@@ -104,6 +113,8 @@ def test_standin_pipeline_end_to_end(tmp_path: Path) -> None:
             "6",
             "--lr",
             "5e-4",
+            "--hard-phone-weight",
+            "3",
             "--no-progress",
         ]
     )
@@ -113,11 +124,13 @@ def test_standin_pipeline_end_to_end(tmp_path: Path) -> None:
     assert manifest.training.n_train_scans == 12 and manifest.metrics["n_scans"] == 6
     (phase,) = (manifest.training.model_extra or {})["phases"]
     assert phase["steps"] == 2 and phase["scans"] == 12 and phase["threads"] == 2
+    assert phase["hard_phone_weight"] == 3.0
     assert phase["lr"] == 5e-4 and phase["device"] == "cpu" and phase["seed"] == 0
     assert manifest.training.device == "cpu" and phase["train_seeds"].startswith("0..")
     assert (manifest.training.model_extra or {})["train_seeds"] == phase["train_seeds"]
     assert manifest.outputs.flip_test  # the default; calibration and metrics used it
     assert phase["cache"].endswith("cache/train")
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "hard phones weighted 3x" in card
     assert "Known limits" in card and "12 scans in" in card and "(flip test)" in card
     assert (out / "loss.png").exists()

@@ -16,9 +16,12 @@ from models.training.network import CenterNet, NetworkConfig, count_parameters
 from models.training.trainer import (
     TrainConfig,
     _batches,
-    _seed_span,
+    _new_state,
+    _seed_bounds,
+    format_seed_span,
     load_checkpoint,
     resolve_device,
+    save_checkpoint,
     train,
 )
 from tests.models.conftest import small_run_config
@@ -176,8 +179,25 @@ def test_checkpoint_records_device_and_loader_threads_train_the_same(
 
 
 def test_seed_span_from_record_names() -> None:
-    """The seed span comes from the record file names, in numeric order, with the count if gaps."""
+    """Seed bounds come from the record file names as numbers; the span names gaps' count."""
     paths = [Path(f"train-{s:012d}.npz") for s in (12, 3, 10000007)]
-    assert _seed_span(paths) == "3 scans among 3..10000007"
-    assert _seed_span([Path(f"train-{s:012d}.npz") for s in (5, 4, 6)]) == "4..6"
-    assert _seed_span([]) == ""
+    assert _seed_bounds(paths) == (3, 10000007)
+    assert format_seed_span((3, 10000007), 3) == "3 scans among 3..10000007"
+    assert format_seed_span(_seed_bounds([Path(f"train-{s}.npz") for s in (5, 4, 6)]), 3) == "4..6"
+    assert _seed_bounds([]) is None and format_seed_span(None, 0) == ""
+
+
+def test_checkpoint_seed_bounds_round_trip_and_legacy_text(
+    tmp_path: Path, tiny_net_config: NetworkConfig
+) -> None:
+    """Seed bounds are saved as numbers; a checkpoint holding the older text form still loads."""
+    cfg = TrainConfig(out=str(tmp_path), cache=str(tmp_path), network=tiny_net_config)
+    state = _new_state(cfg)
+    state.seed_bounds, state.records = (30000000, 30003745), 3414
+    save_checkpoint(state, cfg, tmp_path / "last.pt", np.random.default_rng(0))
+    assert load_checkpoint(tmp_path / "last.pt")[1].seed_bounds == (30000000, 30003745)
+    payload = torch.load(tmp_path / "last.pt", weights_only=False)
+    del payload["seed_bounds"]
+    payload["seed_span"] = "6902 scans among seeds 10000000..10007999"
+    torch.save(payload, tmp_path / "old.pt")
+    assert load_checkpoint(tmp_path / "old.pt")[1].seed_bounds == (10000000, 10007999)
