@@ -348,9 +348,7 @@ def get_image(
     )
     png = render_png(decoded, scan.result, options)
     services.store.record(actor=principal.actor, action=AuditAction.SCAN_IMAGE, target=scan.id)
-    return Response(
-        content=png, media_type="image/png", headers={"Cache-Control": "no-store"}
-    )
+    return Response(content=png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
 @router.post(
