@@ -55,6 +55,24 @@ def _goals(m: dict[str, Any]) -> str:
     return "; ".join(parts) or "n/a"
 
 
+def _failures(m: dict[str, Any]) -> str:
+    f = m.get("phone_failures")
+    if not f or not f.get("phones"):
+        return "n/a"
+
+    def counts(d: dict[str, int]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in d.items()) or "none"
+
+    missed = f["phones"] - f["with_peak"]
+    return (
+        f"{f['with_peak']} of {f['phones']} phones get a matching phone peak at some score, so "
+        f"missing them is a ranking error; the {missed} with none, by location: "
+        f"{counts(f['without_peak_by_location'])}; by kind: {counts(f['without_peak_by_kind'])}. "
+        f"Phone findings at confidence >= {f['false_findings_level']:g} that match no phone, by "
+        f"what they lie on: {counts(f['false_findings'])}."
+    )
+
+
 def _inference(manifest: Manifest) -> str:
     flip = (
         "The heatmap is the mean of the scan's and its mirror image's (flip test), for "
@@ -190,6 +208,8 @@ detections match at IoU >= {m.get("match_iou", 0.5)}.
 Phone recall at the alarm threshold (IoU 0.5) by kind: {_groups(m, "phone_recall_by_kind")}.
 By concealment: {_groups(m, "phone_recall_by_concealment")}.
 Scan-level Pd by encoding: {_groups(m, "scan_pd_by_encoding")}.
+
+Where it fails: {_failures(m)}
 
 Against the project's quality goals on this test set: {_goals(m)}.
 

@@ -33,6 +33,7 @@ from models.manifest import (
 )
 from models.training.cache import load_record
 from models.training.classes import CLASSES
+from models.training.failures import phone_failures
 
 __all__ = [
     "ScanPrediction",
@@ -452,7 +453,8 @@ def compute_metrics(
     dict
         ``n_scans``, ``n_positive``, and for each metric ``{"value", "ci95": [lo, hi]}``;
         ``phone_recall_by_kind`` / ``phone_recall_by_concealment`` / ``scan_pd_by_encoding``
-        (recall of phones matched at IoU 0.5 with confidence >= alarm).
+        (recall of phones matched at IoU 0.5 with confidence >= alarm); ``phone_failures``
+        (:func:`models.training.failures.phone_failures`).
     """
     n = len(preds)
     stats = _per_scan_stats(preds, calibration, thresholds, classes)
@@ -493,4 +495,7 @@ def compute_metrics(
     out["scan_pd_by_encoding"] = {
         g: {"value": round(float(np.mean(v)), 4), "n": len(v)} for g, v in sorted(enc.items())
     }
+    out["phone_failures"] = phone_failures(
+        preds, stats["conf"], thresholds.report_min_confidence, classes
+    )
     return out

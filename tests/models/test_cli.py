@@ -129,8 +129,12 @@ def test_standin_pipeline_end_to_end(tmp_path: Path) -> None:
     assert manifest.training.device == "cpu" and phase["train_seeds"].startswith("0..")
     assert (manifest.training.model_extra or {})["train_seeds"] == phase["train_seeds"]
     assert manifest.outputs.flip_test  # the default; calibration and metrics used it
+    assert (
+        manifest.metrics["phone_failures"]["phones"]
+        >= manifest.metrics["phone_failures"]["with_peak"]
+    )
     assert phase["cache"].endswith("cache/train")
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
-    assert "hard phones weighted 3x" in card
+    assert "hard phones weighted 3x" in card and "Where it fails: " in card
     assert "Known limits" in card and "12 scans in" in card and "(flip test)" in card
     assert (out / "loss.png").exists()
