@@ -55,6 +55,13 @@ def _goals(m: dict[str, Any]) -> str:
     return "; ".join(parts) or "n/a"
 
 
+def _seeds(spans: Any) -> str:
+    """``"seeds a..b"``; spans with gaps already say ``"N scans among a..b"``."""
+    if not spans:
+        return "seeds n/a"
+    return str(spans) if "among" in str(spans) else f"seeds {spans}"
+
+
 def _failures(m: dict[str, Any]) -> str:
     f = m.get("phone_failures")
     if not f or not f.get("phones"):
@@ -177,8 +184,8 @@ Export parity against PyTorch: max abs diff {extra.get("parity_max_abs_diff", "n
 (tolerance {extra.get("parity_tolerance", "n/a")}).
 
 ## Training data
-Simulated scans only ({t.simulator}): {t.n_train_scans} training scans (seeds
-{extra.get("train_seeds", "n/a")}), each through a randomly chosen vendor-style DICOM encoding and
+Simulated scans only ({t.simulator}): {t.n_train_scans} training scans
+({_seeds(extra.get("train_seeds"))}), each through a randomly chosen vendor-style DICOM encoding and
 `scanner.read_scan`, then the shared preprocessing. Randomised by the simulator: pitch, kVp,
 dose, noise, detector stripes, body, pose, clutter, object kind, concealment and pose.
 Training augmentations aimed at other scanners: attenuation gain 0.8-1.25, power law 0.85-1.15,

@@ -136,5 +136,6 @@ def test_standin_pipeline_end_to_end(tmp_path: Path) -> None:
     assert phase["cache"].endswith("cache/train")
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "hard phones weighted 3x" in card and "Where it fails: " in card
+    assert "training scans\n(seeds 0..11)" in card
     assert "Known limits" in card and "12 scans in" in card and "(flip test)" in card
     assert (out / "loss.png").exists()
