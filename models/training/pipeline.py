@@ -323,9 +323,11 @@ def _phase(cfg: Any, state: Any) -> dict[str, Any]:
     n_scans = state.records or (
         len(list_records(cache)[: cfg.max_records or None]) if cache.is_dir() else None
     )
-    # Checkpoints that predate recorded seeds drew the first scans of the run's own series.
-    seeds = split_seeds(cfg.seed, Split.TRAIN, n_scans or 0)
-    bounds = state.seed_bounds or ((seeds[0], seeds[-1]) if seeds else None)
+    bounds = state.seed_bounds
+    if bounds is None and n_scans:
+        # Checkpoints that predate recorded seeds drew the first scans of the run's own series.
+        seeds = split_seeds(cfg.seed, Split.TRAIN, n_scans)
+        bounds = seeds[0], seeds[-1]
     return {
         "run": Path(cfg.out).as_posix(),
         "init_from": Path(cfg.init_from).as_posix() if cfg.init_from else None,
