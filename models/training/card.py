@@ -123,6 +123,23 @@ def _phases(phases: Any) -> str:
     )
 
 
+def _robustness(m: dict[str, Any]) -> str:
+    r = m.get("robustness")
+    if not isinstance(r, dict) or not r.get("perturbations"):
+        return "not measured for this model."
+    lines = [
+        f"Phone AP50 on the same {r['n_scans']} test scans after one change to the model input "
+        f"(unchanged: {r['reference_ap50_phone']:.3f}); intervals from "
+        f"{r['bootstrap_resamples']} paired bootstrap resamples of the scans.",
+        "",
+        "| Change | AP50 [95 % CI] | Difference [95 % CI] |",
+        "|---|---|---|",
+    ]
+    for p in r["perturbations"].values():
+        lines.append(f"| {p['description']} | {_fmt(p, 'ap50_phone')} | {_fmt(p, 'delta')} |")
+    return "\n".join(lines)
+
+
 def write_model_card(manifest: Manifest, path: str | Path, command: str | None = None) -> None:
     """Write the model card of ``manifest`` to ``path`` (Markdown).
 
@@ -219,6 +236,9 @@ Scan-level Pd by encoding: {_groups(m, "scan_pd_by_encoding")}.
 Where it fails: {_failures(m)}
 
 Against the project's quality goals on this test set: {_goals(m)}.
+
+### Robustness to other scanners
+{_robustness(m)}
 
 Reproduce (after training; figures from `models/training/evaluate.py`): `{command}`.
 

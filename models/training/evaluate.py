@@ -12,7 +12,7 @@ Reproduce the shipped figures with::
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from models.training.failures import phone_failures
 
 __all__ = [
     "ScanPrediction",
+    "average_precision",
     "choose_thresholds",
     "compute_metrics",
     "fit_calibration",
@@ -44,6 +45,11 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: ``transform(image, boxes) -> (image, boxes)`` of :func:`predict_records`.
+Transform = Callable[
+    [NDArray[np.float32], NDArray[np.float64]], tuple[NDArray[np.float32], NDArray[np.float64]]
+]
 
 #: IoU at which a detection matches a ground-truth box.
 MATCH_IOU = 0.5
@@ -116,6 +122,7 @@ def predict_records(
     nms_iou: float = 0.5,
     progress: bool = True,
     flip_test: bool = False,
+    transform: Transform | None = None,
 ) -> list[ScanPrediction]:
     """Run an ONNX model over cached scans.
 
@@ -130,6 +137,10 @@ def predict_records(
     flip_test : bool
         Average the heatmap with that of the mirrored scan (:func:`models.manifest.flip_average`),
         as the detector does when the manifest says so.
+    transform : callable, optional
+        ``transform(image, boxes) -> (image, boxes)`` applied to each record's model input
+        (float32, shape (H, W)) and boxes (float64 ``[x, y, w, h]``, shape (N, 4)) before
+        inference (:mod:`models.training.robustness` changes scans this way).
 
     Returns
     -------
@@ -143,10 +154,13 @@ def predict_records(
     out: list[ScanPrediction] = []
     for path in tqdm(record_paths, disable=not progress, desc="evaluate", mininterval=5.0):
         rec = load_record(path)
-        h, w = rec.image.shape
+        image, gt_boxes = rec.image.astype(np.float32), rec.boxes.astype(np.float64)
+        if transform is not None:
+            image, gt_boxes = transform(image, gt_boxes)
+        h, w = image.shape
         ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
         x = np.zeros((1, 1, ph, pw), np.float32)
-        x[0, 0, :h, :w] = rec.image
+        x[0, 0, :h, :w] = image
         heat, wh, off = session.run(["heatmap", "wh", "offset"], {"image": x})
         if flip_test:
             (heat_m,) = session.run(["heatmap"], {"image": np.ascontiguousarray(x[..., ::-1])})
@@ -167,7 +181,7 @@ def predict_records(
             dets.boxes,
             dets.labels,
             dets.scores,
-            rec.boxes.astype(np.float64),
+            gt_boxes,
             rec.labels,
             list(rec.meta.get("objects", [])),
             rec.meta,
@@ -262,7 +276,7 @@ def choose_thresholds(
 # -- metrics ---------------------------------------------------------------------------------------
 
 
-def _ap(scores: NDArray[np.float64], tp: NDArray[np.bool_], n_gt: int) -> float:
+def average_precision(scores: NDArray[np.float64], tp: NDArray[np.bool_], n_gt: int) -> float:
     """COCO-style 101-point interpolated average precision."""
     if n_gt == 0:
         return float("nan")
@@ -323,7 +337,7 @@ def _summary(
             t.append(p.matched[sel])
             n_gt += int((p.gt_labels == c).sum())
         if n_gt:
-            out[f"ap50_{name}"] = _ap(np.concatenate(s), np.concatenate(t), n_gt)
+            out[f"ap50_{name}"] = average_precision(np.concatenate(s), np.concatenate(t), n_gt)
     pos, neg = score[positive], score[~positive]
     out["pd_at_alarm"] = float((pos >= thresholds.alarm).mean()) if pos.size else float("nan")
     out["pfa_at_alarm"] = float((neg >= thresholds.alarm).mean()) if neg.size else float("nan")
@@ -381,7 +395,7 @@ def coco_ap50(
     label: int = 0,
     classes: Sequence[str] = CLASSES,
 ) -> float:
-    """AP at IoU 0.5 of one class computed by pycocotools (cross-check of :func:`_ap`)."""
+    """AP at IoU 0.5 of one class by pycocotools (cross-check of :func:`average_precision`)."""
     import contextlib
     import io
 

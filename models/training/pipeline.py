@@ -196,6 +196,7 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
         fit_calibration,
         predict_records,
     )
+    from models.training.robustness import robustness
     from models.training.trainer import CHECKPOINT, load_checkpoint
 
     model = opts.out / MODEL_FILE
@@ -217,6 +218,7 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
     test_preds = run(model, test)
     metrics = compute_metrics(test_preds, calibration, thresholds)
     metrics["calibration_set"] = compute_metrics(cal_preds, calibration, thresholds, n_boot=0)
+    metrics["robustness"] = robustness(model, test, test_preds, run)
     export_info = json.loads((opts.out / "export.json").read_text(encoding="utf-8"))
     n_train, train_seeds = _training_scans(phases)
     training = TrainingInfo.model_validate(

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from models.manifest import Manifest
+from models.training.robustness import PERTURBATIONS
 from scanguard.cli import build_parser, main
 
 
@@ -136,6 +137,11 @@ def test_standin_pipeline_end_to_end(tmp_path: Path) -> None:
     assert phase["cache"].endswith("cache/train")
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "hard phones weighted 3x" in card and "Where it fails: " in card
+    robust = manifest.metrics["robustness"]
+    assert robust["n_scans"] == 6 and set(robust["perturbations"]) == {
+        p.name for p in PERTURBATIONS
+    }
+    assert "### Robustness to other scanners" in card and "objects 20 % smaller" in card
     assert "training scans\n(seeds 0..11)" in card
     assert "Known limits" in card and "12 scans in" in card and "(flip test)" in card
     assert (out / "loss.png").exists()

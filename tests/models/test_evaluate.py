@@ -8,8 +8,8 @@ import pytest
 from models.manifest import Calibration, Thresholds
 from models.training.evaluate import (
     ScanPrediction,
-    _ap,
     _match,
+    average_precision,
     choose_thresholds,
     compute_metrics,
     fit_calibration,
@@ -36,8 +36,8 @@ def _scan(raw: list[float], gt: bool, hit: bool = True) -> ScanPrediction:
 
 def test_ap_perfect_and_half() -> None:
     """AP is 1 when every detection is right, and about 0.5 when half the objects are missed."""
-    assert _ap(np.array([0.9, 0.8]), np.array([True, True]), 2) == pytest.approx(1.0)
-    assert _ap(np.array([0.9]), np.array([True]), 2) == pytest.approx(51 / 101)
+    assert average_precision(np.array([0.9, 0.8]), np.array([True, True]), 2) == pytest.approx(1.0)
+    assert average_precision(np.array([0.9]), np.array([True]), 2) == pytest.approx(51 / 101)
 
 
 def test_match_counts_duplicates_as_false() -> None:
