@@ -240,12 +240,14 @@ Against the project's quality goals on this test set: {_goals(m)}.
 ### Robustness to other scanners
 {_robustness(m)}
 
-Reproduce (after training; figures from `models/training/evaluate.py`): `{command}`.
+Reproduce (after training; figures from `models/training/evaluate.py` and
+`models/training/robustness.py`): `{command}`.
 
 ## Known limits
 - Trained and tested on our own simulator only; real scanners and other simulators differ in
   spectra, detector response, noise texture and processing. The augmentations are meant to
-  cover that, but the test figures above are an upper bound for other scanners.
+  cover that, but the test figures above are an upper bound for other scanners; the robustness
+  table shows how far phone AP50 falls under single changes of the input.
 - SIM cards sit near the noise floor at general-use dose (log-contrast ~0.02 behind the
   abdomen); their detection is unreliable and they do not drive the scan decision.
 - Blades face-on are faint; drug packages are close to tissue in density.

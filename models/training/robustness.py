@@ -144,6 +144,7 @@ def robustness(
     perturbations: Sequence[Perturbation] = PERTURBATIONS,
     n_boot: int = 500,
     seed: int = 0,
+    spec: InputSpec | None = None,
 ) -> dict[str, Any]:
     """Phone AP50 of ``model_path`` on perturbed copies of ``records``.
 
@@ -163,6 +164,8 @@ def robustness(
         Paired bootstrap resamples of the scans for the intervals (0: no intervals).
     seed : int
         Seed of the added noise and of the bootstrap.
+    spec : InputSpec, optional
+        The model's input scaling (default: the shipped one).
 
     Returns
     -------
@@ -170,13 +173,14 @@ def robustness(
         ``reference_ap50_phone``, ``n_scans``, and per perturbation ``description``,
         ``ap50_phone`` and ``delta`` (perturbed minus unchanged), each ``{"value", "ci95"}``.
     """
-    spec = InputSpec()
+    spec = spec or InputSpec()
     n = len(reference)
     boot_rng = np.random.default_rng(seed)
     boot_idx = [boot_rng.integers(0, n, n) for _ in range(n_boot if n else 0)]
     ref_boot = [phone_ap50(reference, idx) for idx in boot_idx]
+    ref_value = phone_ap50(reference)
     out: dict[str, Any] = {
-        "reference_ap50_phone": round(phone_ap50(reference), 4),
+        "reference_ap50_phone": round(ref_value, 4),
         "n_scans": n,
         "bootstrap_resamples": len(boot_idx),
         "perturbations": {},
@@ -192,7 +196,7 @@ def robustness(
             "description": pert.description,
             "ap50_phone": {"value": round(value, 4), "ci95": _interval(ap_boot)},
             "delta": {
-                "value": round(value - out["reference_ap50_phone"], 4),
+                "value": round(value - ref_value, 4),
                 "ci95": _interval([a - r for a, r in zip(ap_boot, ref_boot, strict=True)]),
             },
         }
