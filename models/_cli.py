@@ -162,6 +162,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "phones than on other phones (default %(default)s)",
     )
     p.add_argument(
+        "--stride",
+        type=int,
+        choices=(2, 4),
+        default=4,
+        help="output stride of the heatmap (default %(default)s); 2 gives small objects such as "
+        "mini phones finer peaks at about 2.5 times the inference time. A stride-2 run may "
+        "start from a stride-4 checkpoint (--init-from)",
+    )
+    p.add_argument(
         "--stages",
         type=_stages,
         default=("data", "fit", "export", "calibrate"),
@@ -225,6 +234,7 @@ def _run(args: argparse.Namespace) -> int:
         device=args.device,
         loader_threads=args.loader_threads,
         hard_phone_weight=args.hard_phone_weight,
+        stride=args.stride,
         average=tuple(args.average),
     )
     try:

@@ -117,6 +117,7 @@ def _phases(phases: Any) -> str:
             if p.get("hard_phone_weight", 1) != 1
             else ""
         )
+        + (f", output stride {p['stride']}" if p.get("stride", 4) != 4 else "")
         + (f", {p['scans']} scans in `{p['cache']}`" if p.get("scans") else "")
         + ")"
         for p in phases
@@ -190,10 +191,11 @@ result is not proof of absence. Not for medical use, not for scans other than st
 transmission scans, and not a replacement for a search policy.
 
 ## Model
-Anchor-free CenterNet detector (stride 4) on a small depthwise-separable backbone with a
-top-down feature-pyramid neck; one heatmap channel per class ({", ".join(manifest.classes)}),
-box width/height and centre offset heads. File `{manifest.file}` (ONNX opset {manifest.opset},
-dynamic height and width), sha256 `{manifest.sha256}`.
+Anchor-free CenterNet detector (output stride {manifest.outputs.stride}) on a small
+depthwise-separable backbone with a top-down feature-pyramid neck; one heatmap channel per
+class ({", ".join(manifest.classes)}), box width/height and centre offset heads.
+File `{manifest.file}` (ONNX opset {manifest.opset}, dynamic height and width), sha256
+`{manifest.sha256}`.
 Input: attenuation (-ln I/I_air), destriped, resampled to {manifest.input.pitch_mm} mm square
 pixels, `clip(attenuation * {manifest.input.scale}, 0, {manifest.input.clip_max})`, zero-padded
 to a multiple of {manifest.input.pad_multiple}. {_inference(manifest)}

@@ -86,6 +86,8 @@ class CropSampler:
         ``None`` for the defaults.
     max_records : int, optional
         Use only the first ``max_records`` records (by name).
+    stride : int
+        Output stride of the network the targets are built for.
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class CropSampler:
         clip_max: float = 4.0,
         augment: AugmentConfig | None = None,
         max_records: int | None = None,
+        stride: int = STRIDE,
     ) -> None:
         if crop[0] % 32 or crop[1] % 32:
             raise DataError(
@@ -107,6 +110,7 @@ class CropSampler:
         self.clip_max = clip_max
         self.augment = augment or AugmentConfig()
         self.max_records = max_records
+        self.stride = stride
         self._records: dict[Path, CacheRecord] = {}
         self.paths: list[Path] = []
 
@@ -217,7 +221,7 @@ class CropSampler:
         if not self.paths:
             self.refresh()
         ch, cw = self.crop
-        ho, wo = ch // STRIDE, cw // STRIDE
+        ho, wo = ch // self.stride, cw // self.stride
         imgs = np.zeros((size, 1, ch, cw), np.float32)
         heat = np.zeros((size, self.num_classes, ho, wo), np.float32)
         lwh = np.zeros((size, 2, ho, wo), np.float32)
@@ -227,7 +231,7 @@ class CropSampler:
             rec = self._records[self.paths[int(rng.integers(len(self.paths)))]]
             patch, boxes, labels = self._crop_one(rec, rng)
             imgs[k, 0] = patch
-            t = make_targets(boxes, labels, (ho, wo), self.num_classes, STRIDE)
+            t = make_targets(boxes, labels, (ho, wo), self.num_classes, self.stride)
             heat[k], lwh[k], off[k], mask[k] = t.heatmap, t.log_wh, t.offset, t.mask
         x = torch.from_numpy(imgs)
         if augment:

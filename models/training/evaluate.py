@@ -123,6 +123,7 @@ def predict_records(
     progress: bool = True,
     flip_test: bool = False,
     transform: Transform | None = None,
+    stride: int = 4,
 ) -> list[ScanPrediction]:
     """Run an ONNX model over cached scans.
 
@@ -141,6 +142,8 @@ def predict_records(
         ``transform(image, boxes) -> (image, boxes)`` applied to each record's model input
         (float32, shape (H, W)) and boxes (float64 ``[x, y, w, h]``, shape (N, 4)) before
         inference (:mod:`models.training.robustness` changes scans this way).
+    stride : int
+        Output stride of the model (the manifest's ``outputs.stride``).
 
     Returns
     -------
@@ -169,7 +172,7 @@ def predict_records(
             heat[0],
             wh[0],
             off[0],
-            stride=4,
+            stride=stride,
             scale=(1.0, 1.0),
             valid_shape=(h, w),
             image_shape=(h, w),

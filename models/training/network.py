@@ -1,9 +1,9 @@
 """The detector network: a CenterNet head on a small depthwise-separable backbone.
 
 Input: one channel of scaled attenuation at the working pitch, ``[N, 1, H, W]`` with ``H`` and ``W``
-multiples of 32. Outputs at stride 4: a per-class heatmap (logits during training, sigmoid in the
-exported model), box width/height in input pixels (log-space during training) and the sub-cell
-centre offset.
+multiples of 32. Outputs at the output stride (4, or 2 for finer peaks on small objects): a
+per-class heatmap (logits during training, sigmoid in the exported model), box width/height in
+input pixels (log-space during training) and the sub-cell centre offset.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-__all__ = ["CenterNet", "DetectorOutputs", "ExportWrapper", "NetworkConfig"]
+__all__ = ["STRIDE", "STRIDES", "CenterNet", "DetectorOutputs", "ExportWrapper", "NetworkConfig"]
 
-#: Output stride of the heatmap relative to the input.
+#: Default output stride of the heatmap relative to the input.
 STRIDE = 4
+#: Output strides the network can be built with.
+STRIDES = (2, 4)
 #: Prior probability of an object at a heatmap cell (initial heatmap bias).
 _PRIOR = 0.01
 #: Initial box size (input pixels) the wh head starts from.
@@ -39,9 +41,12 @@ class NetworkConfig:
     depths : tuple of int
         Extra residual blocks at strides 4, 8, 16 and 32.
     neck : int
-        Channels of the top-down feature pyramid (stride 32 to 4).
+        Channels of the top-down feature pyramid (stride 32 to the output stride).
     head : int
         Hidden channels of each prediction head.
+    stride : int
+        Output stride, 4 or 2. Stride 2 adds one more pyramid level (from the stem) and runs the
+        heads on four times as many cells: finer peaks for small objects at a higher cost.
     """
 
     num_classes: int = 6
@@ -49,6 +54,11 @@ class NetworkConfig:
     depths: tuple[int, int, int, int] = (1, 2, 3, 2)
     neck: int = 48
     head: int = 32
+    stride: int = STRIDE
+
+    def __post_init__(self) -> None:
+        if self.stride not in STRIDES:
+            raise ValueError(f"output stride must be one of {STRIDES}, got {self.stride}")
 
 
 class _ConvBNAct(nn.Sequential):
@@ -113,14 +123,14 @@ class _Head(nn.Sequential):
 
 @dataclass
 class DetectorOutputs:
-    """Raw training outputs at stride 4.
+    """Raw training outputs at the output stride ``s`` (4 or 2).
 
     Attributes
     ----------
-    heatmap_logits : Tensor, shape (N, C, H/4, W/4)
-    log_wh : Tensor, shape (N, 2, H/4, W/4)
+    heatmap_logits : Tensor, shape (N, C, H/s, W/s)
+    log_wh : Tensor, shape (N, 2, H/s, W/s)
         Natural log of the box width and height in input pixels.
-    offset : Tensor, shape (N, 2, H/4, W/4)
+    offset : Tensor, shape (N, 2, H/s, W/s)
         Sub-cell centre offset (x, y) in output cells.
     """
 
@@ -145,10 +155,44 @@ class CenterNet(nn.Module):
             [_ConvBNAct(c, cfg.neck, 1, act=False) for c in (w[1], w[2], w[3], w[4])]
         )
         self.smooth = nn.ModuleList([_DWSep(cfg.neck, cfg.neck) for _ in range(3)])
+        if cfg.stride == 2:
+            # The stride-2 level starts as the upsampled stride-4 features (zeroed last batch-norm
+            # scales), so a stride-4 parent's weights are a working start; only the heads' 3x3
+            # depthwise filters then see the features at twice the scale.
+            self.lateral2 = _ConvBNAct(w[0], cfg.neck, 1, act=False)
+            self.smooth2 = _DWSep(cfg.neck, cfg.neck)
+            nn.init.zeros_(self.lateral2[1].weight)
+            nn.init.zeros_(self.smooth2.pw[1].weight)
         prior_bias = float(torch.log(torch.tensor(_PRIOR / (1.0 - _PRIOR))))
         self.heatmap = _Head(cfg.neck, cfg.head, cfg.num_classes, prior_bias)
         self.wh = _Head(cfg.neck, cfg.head, 2, float(torch.log(torch.tensor(_WH_PRIOR_PX))))
         self.offset = _Head(cfg.neck, cfg.head, 2, 0.5)
+
+    def features(self, x: Tensor) -> Tensor:
+        """Neck features the heads run on.
+
+        Parameters
+        ----------
+        x : Tensor, shape (N, 1, H, W)
+            Scaled attenuation; ``H`` and ``W`` multiples of 32.
+
+        Returns
+        -------
+        Tensor, shape (N, neck, H/s, W/s)
+        """
+        c2 = self.stem(x)
+        c4 = self.s4(c2)
+        c8 = self.s8(c4)
+        c16 = self.s16(c8)
+        c32 = self.s32(c16)
+        p = self.lateral[3](c32)
+        for level, feat in zip((2, 1, 0), (c16, c8, c4), strict=True):
+            p = F.interpolate(p, scale_factor=2.0, mode="nearest") + self.lateral[level](feat)
+            p = self.smooth[level](p)
+        if self.config.stride == 2:
+            p = F.interpolate(p, scale_factor=2.0, mode="nearest") + self.lateral2(c2)
+            p = self.smooth2(p)
+        return p
 
     def forward(self, x: Tensor) -> DetectorOutputs:
         """Run the network.
@@ -162,15 +206,7 @@ class CenterNet(nn.Module):
         -------
         DetectorOutputs
         """
-        c2 = self.stem(x)
-        c4 = self.s4(c2)
-        c8 = self.s8(c4)
-        c16 = self.s16(c8)
-        c32 = self.s32(c16)
-        p = self.lateral[3](c32)
-        for level, feat in zip((2, 1, 0), (c16, c8, c4), strict=True):
-            p = F.interpolate(p, scale_factor=2.0, mode="nearest") + self.lateral[level](feat)
-            p = self.smooth[level](p)
+        p = self.features(x)
         log_wh = self.wh(p).clamp(_LOG_WH_MIN, _LOG_WH_MAX)
         return DetectorOutputs(self.heatmap(p), log_wh, self.offset(p))
 
@@ -183,7 +219,7 @@ class ExportWrapper(nn.Module):
         self.net = net
 
     def forward(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Map ``image`` [N, 1, H, W] to (heatmap, wh, offset), each [N, *, H/4, W/4]."""
+        """Map ``image`` [N, 1, H, W] to (heatmap, wh, offset), each [N, *, H/s, W/s]."""
         out = self.net(image)
         return torch.sigmoid(out.heatmap_logits), torch.exp(out.log_wh), out.offset
 

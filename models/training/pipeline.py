@@ -87,6 +87,7 @@ class PipelineOptions:
     device: str = "auto"
     loader_threads: int = 0
     hard_phone_weight: float = 2.0
+    stride: int = 4
     average: tuple[Path, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -137,10 +138,12 @@ def _generate_now(opts: PipelineOptions, split: Split, n: int) -> list[Path]:
 
 def _fit(opts: PipelineOptions, generators: list[subprocess.Popen[bytes]]) -> None:
     from models.training.data import AugmentConfig
+    from models.training.network import NetworkConfig
     from models.training.trainer import TrainConfig, train
 
     extra = dict(opts.extra)
     augment = extra.pop("augment", AugmentConfig())
+    network = extra.pop("network", NetworkConfig())
     cfg = TrainConfig(
         out=str(opts.out),
         cache=str(opts.cache_dir(Split.TRAIN)),
@@ -159,6 +162,7 @@ def _fit(opts: PipelineOptions, generators: list[subprocess.Popen[bytes]]) -> No
         device=opts.device,
         loader_threads=opts.loader_threads,
         augment=replace(augment, hard_phone_weight=opts.hard_phone_weight),
+        network=replace(network, stride=opts.stride),
         **extra,
     )
     train(
@@ -210,7 +214,11 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
     cal = _generate_now(opts, Split.CALIBRATION, opts.calibration_scans)
     test = _generate_now(opts, Split.TEST, opts.test_scans)
     run = functools.partial(
-        predict_records, threads=opts.threads, progress=opts.progress, flip_test=opts.flip_test
+        predict_records,
+        threads=opts.threads,
+        progress=opts.progress,
+        flip_test=opts.flip_test,
+        stride=cfg.network.stride,
     )
     cal_preds = run(model, cal)
     calibration = fit_calibration(cal_preds)
@@ -249,7 +257,7 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
         sha256="0" * 64,
         opset=export_info["opset"],
         input=InputSpec(),
-        outputs=OutputSpec(flip_test=opts.flip_test),
+        outputs=OutputSpec(stride=cfg.network.stride, flip_test=opts.flip_test),
         classes=list(CLASSES),
         calibration=calibration,
         thresholds=thresholds,
@@ -316,7 +324,7 @@ def _training_scans(phases: list[dict[str, Any]]) -> tuple[int, str]:
 
 
 def _phase(cfg: Any, state: Any) -> dict[str, Any]:
-    """One training phase: its steps, batch, crop, threads, wall time and training cache."""
+    """One training phase: its steps, batch, crop, stride, threads, wall time and training cache."""
     if state.averaged_from:
         return {"averaged_from": list(state.averaged_from), "steps": 0, "wall_time_s": 0.0}
     from models.training.trainer import format_seed_span
@@ -339,6 +347,7 @@ def _phase(cfg: Any, state: Any) -> dict[str, Any]:
         "threads": cfg.threads,
         "lr": cfg.lr,
         "hard_phone_weight": cfg.augment.hard_phone_weight,
+        "stride": cfg.network.stride,
         "device": cfg.device if cfg.device != "auto" else "cpu",
         "seed": cfg.seed,
         "wall_time_s": round(state.elapsed_s, 1),

@@ -369,6 +369,35 @@ def _batches(
                 f.cancel()
 
 
+#: Layers a stride-2 network has beyond a stride-4 one (they start as the identity).
+_STRIDE2_LAYERS = ("lateral2.", "smooth2.")
+
+
+def _init_from_parent(state: TrainState, source: TrainState, path: str) -> None:
+    """Copy the parent's EMA weights into ``state``'s model and EMA.
+
+    A stride-2 network may start from a stride-4 parent: the layers only it has keep their
+    identity initialisation. Any other difference in the networks is refused.
+    """
+    weights = source.ema.state_dict()
+    for module in (state.model, state.ema):
+        try:
+            missing, unexpected = module.load_state_dict(weights, strict=False)
+        except RuntimeError as exc:
+            raise CheckpointError(
+                f"cannot start from {path!r}: its network differs from this run's in layer "
+                f"sizes ({str(exc).splitlines()[-1].strip()}); start from a checkpoint with the "
+                "same widths and depths, or train without --init-from"
+            ) from exc
+        extra = [k for k in missing if not k.startswith(_STRIDE2_LAYERS)]
+        if extra or unexpected:
+            raise CheckpointError(
+                f"cannot start from {path!r}: its network has other layers than this run's "
+                f"(missing {extra[:3]}, unexpected {list(unexpected)[:3]}); a stride-2 run may "
+                "start from a stride-4 parent, other changes need training without --init-from"
+            )
+
+
 def train(
     cfg: TrainConfig,
     resume: bool = False,
@@ -416,8 +445,7 @@ def train(
         rng = np.random.default_rng(cfg.seed)
         if cfg.init_from:
             _, source = load_checkpoint(cfg.init_from)
-            state.model.load_state_dict(source.ema.state_dict())
-            state.ema.load_state_dict(source.ema.state_dict())
+            _init_from_parent(state, source, cfg.init_from)
             logger.info(
                 "initialised from the EMA weights of %s (step %d)", cfg.init_from, source.step
             )
@@ -427,6 +455,7 @@ def train(
         cfg.network.num_classes,
         augment=cfg.augment,
         max_records=cfg.max_records,
+        stride=cfg.network.stride,
     )
     _wait_for_records(sampler, cfg.min_records, producing)
     cfg.device = device.type  # the checkpoint records where this run trained

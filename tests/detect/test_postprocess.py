@@ -48,6 +48,19 @@ def test_single_peak_gives_exact_box() -> None:
     assert dets.scores[0] == pytest.approx(0.9)
 
 
+def test_stride2_peak_and_padding_in_cells_of_two_pixels() -> None:
+    """At stride 2 a cell is 2 input pixels: centres and the valid region scale with it."""
+    heat, wh, off = _maps(h=32, w=40)
+    heat[1, 11, 15] = 0.8
+    heat[1, 30, 2] = 0.9  # in the padding below a valid height of 50 px (25 cells)
+    wh[:, 11, 15] = (8.0, 12.0)
+    off[:, 11, 15] = (0.5, 0.25)
+    dets = _decode(heat, wh, off, stride=2, valid_shape=(50, 80), image_shape=(50, 80))
+    assert len(dets) == 1 and dets.labels[0] == 1
+    cx, cy = (15 + 0.5) * 2, (11 + 0.25) * 2
+    np.testing.assert_allclose(dets.boxes[0], [cx - 4, cy - 6, 8, 12])
+
+
 def test_anisotropic_scale_maps_to_original_pixels() -> None:
     """Working-pixel boxes are scaled per axis back to original pixels (rows x2.5, cols x2)."""
     heat, wh, off = _maps()

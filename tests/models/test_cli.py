@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from detect import Detector
 from models.manifest import Manifest
 from models.training.robustness import PERTURBATIONS
 from scanguard.cli import build_parser, main
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_scans"
 
 
 def test_train_command_registered() -> None:
@@ -145,3 +148,34 @@ def test_standin_pipeline_end_to_end(tmp_path: Path) -> None:
     assert "training scans\n(seeds 0..11)" in card
     assert "Known limits" in card and "12 scans in" in card and "(flip test)" in card
     assert (out / "loss.png").exists()
+
+
+def test_stride2_run_exports_a_model_the_detector_runs(tmp_path: Path) -> None:
+    """--stride 2 trains, exports and calibrates a stride-2 model that detect/ decodes."""
+    out = tmp_path / "run2"
+    args = ["train", "--source", "standin", "--out", str(out), "--cache", str(tmp_path / "c")]
+    args += ["--scans", "6", "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "2"]
+    args += ["--crop", "128", "96", "--calibration-scans", "4", "--test-scans", "4"]
+    assert main([*args, "--stride", "2", "--no-progress"]) == 0
+    manifest = Manifest.load(out / "manifest.json")
+    assert manifest.outputs.stride == 2
+    (phase,) = (manifest.training.model_extra or {})["phases"]
+    assert phase["stride"] == 2
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "output stride 2" in card
+    detector = Detector(out / "phone_detector.onnx", out / "manifest.json")
+    result = detector.detect_source(SAMPLES / "phone_waistband.dcm")
+    assert result.image.rows > 0 and result.model.sha256 == manifest.sha256
+    assert result.timings.infer_ms > 0 and result.decision.value in {
+        "ALARM",
+        "CLEAR",
+        "INCONCLUSIVE",
+    }
+
+
+def test_bad_stride_rejected(capsys: pytest.CaptureFixture[str]) -> None:
+    """Only output strides 2 and 4 are offered."""
+    assert build_parser().parse_args(["train"]).stride == 4
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--stride", "8"])
+    assert "--stride" in capsys.readouterr().err

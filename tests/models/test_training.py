@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from models.training.network import CenterNet, NetworkConfig, count_parameters
 from models.training.trainer import (
     TrainConfig,
     _batches,
+    _init_from_parent,
     _new_state,
     _seed_bounds,
     format_seed_span,
@@ -201,3 +203,48 @@ def test_checkpoint_seed_bounds_round_trip_and_legacy_text(
     payload["seed_span"] = "6902 scans among seeds 10000000..10007999"
     torch.save(payload, tmp_path / "old.pt")
     assert load_checkpoint(tmp_path / "old.pt")[1].seed_bounds == (10000000, 10007999)
+
+
+def test_stride2_network_starts_as_its_stride4_parent() -> None:
+    """A stride-2 run started from a stride-4 checkpoint starts from its parent's features."""
+    net4 = NetworkConfig(widths=(8, 8, 16, 16, 24), depths=(0, 1, 1, 0), neck=16, head=8)
+    net2 = replace(net4, stride=2)
+    parent = _new_state(TrainConfig(network=net4))
+    with torch.no_grad():  # non-trivial batch-norm statistics, as after training
+        for m in parent.ema.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+    child = _new_state(TrainConfig(network=net2, seed=1))
+    _init_from_parent(child, parent, "parent.pt")
+    x = torch.rand(1, 1, 128, 96)
+    with torch.no_grad():
+        parent.ema.eval(), child.ema.eval()
+        f4, f2 = parent.ema.features(x), child.ema.features(x)
+        out4, out2 = parent.ema(x), child.ema(x)
+    assert f2.shape == (1, 16, 64, 48) and out2.heatmap_logits.shape == (1, 6, 64, 48)
+    up = torch.nn.functional.interpolate(f4, scale_factor=2.0, mode="nearest")
+    assert torch.allclose(up, f2, atol=1e-6)
+    # the heads then see the same features at twice the scale: close to the parent, not equal
+    up = torch.nn.functional.interpolate(out4.heatmap_logits, scale_factor=2.0, mode="nearest")
+    assert float((up - out2.heatmap_logits).abs().max()) < 0.05
+    # the other way round, or another width, is refused with a message
+    with pytest.raises(CheckpointError, match="other layers"):
+        _init_from_parent(_new_state(TrainConfig(network=net4)), child, "child.pt")
+    wider = _new_state(TrainConfig(network=replace(net4, neck=24)))
+    with pytest.raises(CheckpointError, match="layer sizes"):
+        _init_from_parent(wider, parent, "parent.pt")
+
+
+def test_stride_is_checked_and_sets_the_target_size(standin_cache: Path) -> None:
+    """Only strides 2 and 4 exist; the sampler builds its targets at the network's stride."""
+    with pytest.raises(ValueError, match="output stride must be one of"):
+        NetworkConfig(stride=8)
+    b2 = CropSampler(standin_cache, (128, 96), stride=2).batch(8, np.random.default_rng(0))
+    b4 = CropSampler(standin_cache, (128, 96)).batch(8, np.random.default_rng(0))
+    assert b2.heatmap.shape == (8, 6, 64, 48) and b2.mask.shape == (8, 64, 48)
+    assert b4.heatmap.shape == (8, 6, 32, 24)
+    # the same crops, with one centre cell per object at either stride
+    assert torch.equal(b2.image, b4.image)
+    assert float(b2.mask.sum()) == float(b4.mask.sum()) > 0
+    assert float(b2.heatmap.max()) == 1.0
