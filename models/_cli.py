@@ -167,7 +167,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         choices=(2, 4),
         default=4,
         help="output stride of the heatmap (default %(default)s); 2 gives small objects such as "
-        "mini phones finer peaks at 2-2.5 times the inference time (benchmarks/architecture.py); "
+        "mini phones finer peaks at about twice the inference time (benchmarks/architecture.py); "
         "a stride-2 run may start from a stride-4 checkpoint (--init-from)",
     )
     p.add_argument(
