@@ -218,9 +218,18 @@ def test_keyboard_navigation_filters_and_sign_out(page: Any, server: LiveServer)
     fitted = page.locator("#zoom-level").inner_text()
     stage = page.locator("#stage").bounding_box()
     centre = (stage["x"] + stage["width"] / 2, stage["y"] + stage["height"] / 2)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
     page.mouse.move(*centre)
-    page.mouse.wheel(0, -400)
-    page.wait_for_function(f"document.getElementById('zoom-level').textContent !== '{fitted}'")
+    changed = f"document.getElementById('zoom-level').textContent !== '{fitted}'"
+    for attempt in range(3):  # a wheel event that lands while the page is busy may be dropped
+        page.mouse.wheel(0, -400)
+        try:
+            page.wait_for_function(changed, timeout=5000)
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
     before = page.evaluate(TRANSFORM_JS)
     page.mouse.down()
     page.mouse.move(centre[0] + 120, centre[1] + 60, steps=5)
