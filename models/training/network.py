@@ -195,17 +195,7 @@ class CenterNet(nn.Module):
         return p
 
     def forward(self, x: Tensor) -> DetectorOutputs:
-        """Run the network.
-
-        Parameters
-        ----------
-        x : Tensor, shape (N, 1, H, W)
-            Scaled attenuation; ``H`` and ``W`` multiples of 32.
-
-        Returns
-        -------
-        DetectorOutputs
-        """
+        """Run the network on ``x`` (as in :meth:`features`) and its heads."""
         p = self.features(x)
         log_wh = self.wh(p).clamp(_LOG_WH_MIN, _LOG_WH_MAX)
         return DetectorOutputs(self.heatmap(p), log_wh, self.offset(p))
