@@ -39,6 +39,8 @@ __all__ = [
     "ScanPrediction",
     "average_precision",
     "choose_thresholds",
+    "ci95",
+    "class_ap50",
     "compute_metrics",
     "fit_calibration",
     "predict_records",
@@ -296,6 +298,36 @@ def average_precision(scores: NDArray[np.float64], tp: NDArray[np.bool_], n_gt: 
     return ap / 101
 
 
+def class_ap50(
+    preds: Sequence[ScanPrediction],
+    label: int,
+    idx: Sequence[int] | NDArray[np.intp] | None = None,
+    conf: Sequence[NDArray[np.float64]] | None = None,
+) -> float:
+    """AP at IoU 0.5 of class ``label`` over the scans ``idx`` (all when ``None``).
+
+    Peaks are ranked by ``conf`` (one array per scan, e.g. calibrated confidences) or by their
+    raw scores; NaN when those scans hold no object of the class.
+    """
+    rows = range(len(preds)) if idx is None else idx
+    scores, tp, n_gt = [np.zeros(0)], [np.zeros(0, bool)], 0
+    for i in rows:
+        p = preds[i]
+        sel = p.labels == label
+        scores.append((p.raw if conf is None else conf[i])[sel])
+        tp.append(p.matched[sel])
+        n_gt += int((p.gt_labels == label).sum())
+    return average_precision(np.concatenate(scores), np.concatenate(tp), n_gt)
+
+
+def ci95(values: Sequence[float]) -> list[float] | None:
+    """Percentile 95 % interval of bootstrap values (rounded to 4 places); NaNs are ignored."""
+    finite = [float(v) for v in values if np.isfinite(v)]
+    if not finite:
+        return None
+    return [round(float(np.percentile(finite, q)), 4) for q in (2.5, 97.5)]
+
+
 def _ece(conf: NDArray[np.float64], correct: NDArray[np.bool_], bins: int = 10) -> float:
     if conf.size == 0:
         return float("nan")
@@ -332,15 +364,9 @@ def _summary(
     score, positive = stats["score"][idx], stats["positive"][idx]
     out: dict[str, float] = {}
     for c, name in enumerate(classes):
-        s, t, n_gt = [], [], 0
-        for i in idx:
-            p = preds[i]
-            sel = p.labels == c
-            s.append(stats["conf"][i][sel])
-            t.append(p.matched[sel])
-            n_gt += int((p.gt_labels == c).sum())
-        if n_gt:
-            out[f"ap50_{name}"] = average_precision(np.concatenate(s), np.concatenate(t), n_gt)
+        ap = class_ap50(preds, c, idx, stats["conf"])
+        if np.isfinite(ap):
+            out[f"ap50_{name}"] = ap
     pos, neg = score[positive], score[~positive]
     out["pd_at_alarm"] = float((pos >= thresholds.alarm).mean()) if pos.size else float("nan")
     out["pfa_at_alarm"] = float((neg >= thresholds.alarm).mean()) if neg.size else float("nan")
@@ -492,12 +518,7 @@ def compute_metrics(
         "bootstrap_resamples": n_boot,
     }
     for k, v in point.items():
-        ci = (
-            [float(np.percentile(boot[k], 2.5)), float(np.percentile(boot[k], 97.5))]
-            if boot[k]
-            else None
-        )
-        out[k] = {"value": round(float(v), 4), "ci95": [round(c, 4) for c in ci] if ci else None}
+        out[k] = {"value": round(float(v), 4), "ci95": ci95(boot[k])}
     for key in ("kind", "concealment", "location"):
         out[f"phone_recall_by_{key}"] = {
             g: {"value": round(r, 4), "n": m}

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from models.manifest import InputSpec
-from models.training.evaluate import ScanPrediction, average_precision
+from models.training.evaluate import ScanPrediction, ci95, class_ap50
 
 __all__ = ["PERTURBATIONS", "Perturbation", "phone_ap50", "robustness"]
 
@@ -117,23 +117,8 @@ def _apply(
 
 
 def phone_ap50(preds: Sequence[ScanPrediction], idx: NDArray[np.int64] | None = None) -> float:
-    """Phone AP50 over the scans ``idx`` (all when ``None``), from matched peaks."""
-    sel = [preds[i] for i in (range(len(preds)) if idx is None else idx)]
-    if not sel:
-        return float("nan")
-    scores = np.concatenate([p.raw[p.labels == 0] for p in sel])
-    tp = np.concatenate([p.matched[p.labels == 0] for p in sel])
-    return average_precision(scores, tp, int(sum(int((p.gt_labels == 0).sum()) for p in sel)))
-
-
-def _interval(values: list[float]) -> list[float] | None:
-    finite = [v for v in values if np.isfinite(v)]
-    if not finite:
-        return None
-    return [
-        round(float(np.percentile(finite, 2.5)), 4),
-        round(float(np.percentile(finite, 97.5)), 4),
-    ]
+    """Phone AP50 over the scans ``idx`` (all when ``None``), from the raw peak scores."""
+    return class_ap50(preds, 0, idx)
 
 
 def robustness(
@@ -194,10 +179,10 @@ def robustness(
         ap_boot = [phone_ap50(preds, idx) for idx in boot_idx]
         out["perturbations"][pert.name] = {
             "description": pert.description,
-            "ap50_phone": {"value": round(value, 4), "ci95": _interval(ap_boot)},
+            "ap50_phone": {"value": round(value, 4), "ci95": ci95(ap_boot)},
             "delta": {
                 "value": round(value - ref_value, 4),
-                "ci95": _interval([a - r for a, r in zip(ap_boot, ref_boot, strict=True)]),
+                "ci95": ci95([a - r for a, r in zip(ap_boot, ref_boot, strict=True)]),
             },
         }
     return out
