@@ -49,6 +49,15 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _pitch(text: str) -> float:
+    value = float(text)
+    if not 0.5 <= value <= 4.0:
+        raise argparse.ArgumentTypeError(
+            f"expected a working pitch in mm between 0.5 and 4 (e.g. 2 or 1.5), got {text}"
+        )
+    return value
+
+
 def _at_least_one(text: str) -> float:
     value = float(text)
     if not value >= 1:
@@ -171,6 +180,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "a stride-2 run may start from a stride-4 checkpoint (--init-from)",
     )
     p.add_argument(
+        "--pitch",
+        type=_pitch,
+        default=2.0,
+        metavar="MM",
+        help="working pitch of a new model and of the scans generated for it, mm per pixel "
+        "(default %(default)s); a finer pitch resolves mini phones better at about "
+        "(2 / MM)^2 times the inference time (benchmarks/architecture.py). Training may use a "
+        "cache made at another pitch (crops are resampled); calibration and test records must "
+        "be at the model's pitch, so give them a --cache of their own. Later stages follow the "
+        "checkpoint's pitch",
+    )
+    p.add_argument(
         "--stages",
         type=_stages,
         default=("data", "fit", "export", "calibrate"),
@@ -235,6 +256,7 @@ def _run(args: argparse.Namespace) -> int:
         loader_threads=args.loader_threads,
         hard_phone_weight=args.hard_phone_weight,
         stride=args.stride,
+        pitch_mm=args.pitch,
         average=tuple(args.average),
     )
     try:

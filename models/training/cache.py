@@ -8,7 +8,12 @@ Each record holds
 (``clip(attenuation * scale, 0, clip_max)``),
 ``boxes`` float32 (N, 4): ``[x, y, w, h]`` in working pixels,
 ``labels`` int64 (N,): class index (see :data:`models.training.classes.CLASSES`),
-``meta``: a JSON string with the seed, encoding, acquisition and per-object attributes.
+``meta``: a JSON string with the seed, encoding, acquisition, working pitch (``pitch_mm``) and
+per-object attributes.
+
+Records of one folder may differ in pitch: the trainer resamples each crop to the model's
+working pitch (:class:`models.training.data.CropSampler`), while evaluation needs records at
+the model's own pitch (:func:`check_pitch`).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from pathlib import Path
@@ -35,10 +40,12 @@ __all__ = [
     "CacheRecord",
     "Source",
     "Split",
+    "check_pitch",
     "generate",
     "list_records",
     "load_record",
     "make_record",
+    "record_pitch",
     "split_seeds",
 ]
 
@@ -56,6 +63,8 @@ class Split(StrEnum):
 #: Offset of each split's seeds inside a training seed's block of 10 million seeds.
 _SPLIT_OFFSET = {Split.TRAIN: 0, Split.CALIBRATION: 5_000_000, Split.TEST: 7_000_000}
 _SEED_BLOCK = 10_000_000
+#: Working pitch (mm) of records written before records stated their pitch: all used the default.
+LEGACY_PITCH_MM = 2.0
 #: Generation stops if this many scans fail before any succeeds.
 _MAX_FIRST_FAILURES = 5
 
@@ -97,13 +106,19 @@ class CacheRecord:
         ``[x, y, w, h]`` in working pixels.
     labels : ndarray of int64, shape (N,)
     meta : dict
-        ``seed``, ``encoding``, ``acquisition`` and ``objects`` (one dict per box, same order).
+        ``seed``, ``encoding``, ``acquisition``, ``pitch_mm`` and ``objects`` (one dict per box,
+        same order).
     """
 
     image: NDArray[np.float16]
     boxes: NDArray[np.float32]
     labels: NDArray[np.int64]
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pitch_mm(self) -> float:
+        """Working pitch of the image and boxes (mm per pixel)."""
+        return float(self.meta.get("pitch_mm", LEGACY_PITCH_MM))
 
     def save(self, path: Path) -> None:
         """Write atomically (temporary file then rename)."""
@@ -148,6 +163,31 @@ def list_records(folder: str | Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.glob("*.npz"))
+
+
+def record_pitch(path: str | Path) -> float:
+    """Working pitch (mm) of one record file."""
+    return load_record(path).pitch_mm
+
+
+def check_pitch(paths: Sequence[Path], pitch_mm: float, what: str) -> None:
+    """Refuse records whose working pitch is not ``pitch_mm``.
+
+    Evaluation needs records at the model's pitch, and one cache folder holds one pitch.
+
+    Raises
+    ------
+    DataError
+        Naming the folder, both pitches and how to get records at the right pitch.
+    """
+    for path in paths:
+        got = record_pitch(path)
+        if abs(got - pitch_mm) > 1e-6:
+            raise DataError(
+                f"{what} record {str(path)!r} is at {got:g} mm, not at the {pitch_mm:g} mm "
+                f"working pitch asked for; use a cache folder of {pitch_mm:g} mm records "
+                f"(--cache NEW_FOLDER --pitch {pitch_mm:g} writes them) or --pitch {got:g}"
+            )
 
 
 def _preprocess(image: NDArray[np.float32], spacing: tuple[float, float], spec: InputSpec) -> Any:
@@ -222,6 +262,7 @@ def make_record(seed: int, source: Source | str, spec: InputSpec) -> CacheRecord
     boxes, labels, attrs = _objects_to_boxes(objects, pre.scale)
     meta["objects"] = attrs
     meta["spacing"] = [float(spacing[0]), float(spacing[1])]
+    meta["pitch_mm"] = float(spec.pitch_mm)
     return CacheRecord(x.astype(np.float16), boxes, labels, meta)
 
 
@@ -276,6 +317,8 @@ def generate(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     spec = spec or InputSpec()
+    # One folder, one pitch: a seed already there at another pitch would be skipped silently.
+    check_pitch(list_records(out)[:1], spec.pitch_mm, "existing")
     written = 0
     failures = 0
     for seed in seeds:
@@ -316,10 +359,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--source", default=Source.SIMULATOR.value, choices=[s.value for s in Source]
     )
+    parser.add_argument(
+        "--pitch", type=float, default=InputSpec().pitch_mm, help="working pitch, mm"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     seeds = split_seeds(args.seed, args.split, args.n)[args.start :: args.step]
-    n = generate(args.out, seeds, args.source, prefix=args.split)
+    spec = InputSpec(pitch_mm=args.pitch)
+    n = generate(args.out, seeds, args.source, spec=spec, prefix=args.split)
     logger.info("wrote %d records to %s", n, args.out)
     return 0
 

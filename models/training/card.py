@@ -118,6 +118,7 @@ def _phases(phases: Any) -> str:
             else ""
         )
         + (f", output stride {p['stride']}" if p.get("stride", 4) != 4 else "")
+        + (f", {p['pitch_mm']:g} mm pitch" if p.get("pitch_mm", 2.0) != 2.0 else "")
         + (f", {p['scans']} scans in `{p['cache']}`" if p.get("scans") else "")
         + ")"
         for p in phases

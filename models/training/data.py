@@ -88,6 +88,10 @@ class CropSampler:
         Use only the first ``max_records`` records (by name).
     stride : int
         Output stride of the network the targets are built for.
+    pitch_mm : float, optional
+        Working pitch of the model (mm per pixel). A record made at another pitch is resampled
+        to it as it is cropped (a 2 mm record feeds a 1.6 mm model with objects 1.25x larger);
+        ``None`` takes every record at its own pitch.
     """
 
     def __init__(
@@ -99,7 +103,12 @@ class CropSampler:
         augment: AugmentConfig | None = None,
         max_records: int | None = None,
         stride: int = STRIDE,
+        pitch_mm: float | None = None,
     ) -> None:
+        if pitch_mm is not None and not 0.0 < pitch_mm <= 50.0:
+            raise DataError(
+                f"pitch_mm={pitch_mm} is not a working pitch; give mm per pixel, e.g. 2.0"
+            )
         if crop[0] % 32 or crop[1] % 32:
             raise DataError(
                 f"crop {crop} must be multiples of 32 in both dimensions; pass e.g. --crop 384 192"
@@ -111,6 +120,7 @@ class CropSampler:
         self.augment = augment or AugmentConfig()
         self.max_records = max_records
         self.stride = stride
+        self.pitch_mm = pitch_mm
         self._records: dict[Path, CacheRecord] = {}
         self.paths: list[Path] = []
 
@@ -140,6 +150,8 @@ class CropSampler:
         aug = self.augment
         ch, cw = self.crop
         s = float(np.exp(rng.uniform(*np.log(aug.scale_range))))
+        if self.pitch_mm is not None:
+            s *= self.pitch_mm / rec.pitch_mm  # crop less of a coarser record, then enlarge it
         sh, sw = max(8, round(ch * s)), max(8, round(cw * s))
         h, w = rec.image.shape
         boxes, labels = rec.boxes, rec.labels

@@ -34,7 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from models.manifest import InputSpec, Manifest, OutputSpec, TrainingInfo
-from models.training.cache import Source, Split, generate, list_records, split_seeds
+from models.training.cache import (
+    Source,
+    Split,
+    check_pitch,
+    generate,
+    list_records,
+    split_seeds,
+)
 from models.training.classes import CLASSES
 from models.training.errors import TrainingError
 
@@ -88,6 +95,7 @@ class PipelineOptions:
     loader_threads: int = 0
     hard_phone_weight: float = 2.0
     stride: int = 4
+    pitch_mm: float = 2.0
     average: tuple[Path, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -97,9 +105,12 @@ class PipelineOptions:
         return Path(root) / split.value
 
 
-def _spawn_generators(opts: PipelineOptions, split: Split, n: int) -> list[subprocess.Popen[bytes]]:
+def _spawn_generators(
+    opts: PipelineOptions, split: Split, n: int, pitch_mm: float
+) -> list[subprocess.Popen[bytes]]:
     out = opts.cache_dir(split)
     out.mkdir(parents=True, exist_ok=True)
+    check_pitch(list_records(out)[:1], pitch_mm, "existing")
     procs = []
     for k in range(max(1, opts.jobs)):
         cmd = [
@@ -116,6 +127,8 @@ def _spawn_generators(opts: PipelineOptions, split: Split, n: int) -> list[subpr
             str(max(1, opts.jobs)),
             "--source",
             opts.source.value,
+            "--pitch",
+            str(pitch_mm),
         ]
         log = open(out.parent / f"generate-{split.value}-{k}.log", "ab")
         procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
@@ -125,15 +138,21 @@ def _spawn_generators(opts: PipelineOptions, split: Split, n: int) -> list[subpr
     return procs
 
 
-def _generate_now(opts: PipelineOptions, split: Split, n: int) -> list[Path]:
-    procs = _spawn_generators(opts, split, n) if opts.jobs > 1 else []
+def _generate_now(opts: PipelineOptions, split: Split, n: int, pitch_mm: float) -> list[Path]:
+    procs = _spawn_generators(opts, split, n, pitch_mm) if opts.jobs > 1 else []
     if not procs:
         generate(
-            opts.cache_dir(split), split_seeds(opts.seed, split, n), opts.source, prefix=split.value
+            opts.cache_dir(split),
+            split_seeds(opts.seed, split, n),
+            opts.source,
+            spec=InputSpec(pitch_mm=pitch_mm),
+            prefix=split.value,
         )
     for p in procs:
         p.wait()
-    return list_records(opts.cache_dir(split))[:n]
+    paths = list_records(opts.cache_dir(split))[:n]
+    check_pitch(paths, pitch_mm, split.value)
+    return paths
 
 
 def _fit(opts: PipelineOptions, generators: list[subprocess.Popen[bytes]]) -> None:
@@ -163,6 +182,7 @@ def _fit(opts: PipelineOptions, generators: list[subprocess.Popen[bytes]]) -> No
         loader_threads=opts.loader_threads,
         augment=replace(augment, hard_phone_weight=opts.hard_phone_weight),
         network=replace(network, stride=opts.stride),
+        pitch_mm=opts.pitch_mm,
         **extra,
     )
     train(
@@ -211,8 +231,10 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
         )
     cfg, state = load_checkpoint(opts.out / CHECKPOINT)
     phases = _training_phases(cfg, state)
-    cal = _generate_now(opts, Split.CALIBRATION, opts.calibration_scans)
-    test = _generate_now(opts, Split.TEST, opts.test_scans)
+    # The model's pitch is the one it trained at (its checkpoint), whatever --pitch says now.
+    spec = InputSpec(pitch_mm=cfg.pitch_mm)
+    cal = _generate_now(opts, Split.CALIBRATION, opts.calibration_scans, spec.pitch_mm)
+    test = _generate_now(opts, Split.TEST, opts.test_scans, spec.pitch_mm)
     run = functools.partial(
         predict_records,
         threads=opts.threads,
@@ -226,7 +248,7 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
     test_preds = run(model, test)
     metrics = compute_metrics(test_preds, calibration, thresholds)
     metrics["calibration_set"] = compute_metrics(cal_preds, calibration, thresholds, n_boot=0)
-    metrics["robustness"] = robustness(model, test, test_preds, run)
+    metrics["robustness"] = robustness(model, test, test_preds, run, spec=spec)
     export_info = json.loads((opts.out / "export.json").read_text(encoding="utf-8"))
     n_train, train_seeds = _training_scans(phases)
     training = TrainingInfo.model_validate(
@@ -256,7 +278,7 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
         file=MODEL_FILE,
         sha256="0" * 64,
         opset=export_info["opset"],
-        input=InputSpec(),
+        input=spec,
         outputs=OutputSpec(stride=cfg.network.stride, flip_test=opts.flip_test),
         classes=list(CLASSES),
         calibration=calibration,
@@ -348,6 +370,7 @@ def _phase(cfg: Any, state: Any) -> dict[str, Any]:
         "lr": cfg.lr,
         "hard_phone_weight": cfg.augment.hard_phone_weight,
         "stride": cfg.network.stride,
+        "pitch_mm": cfg.pitch_mm,
         "device": cfg.device if cfg.device != "auto" else "cpu",
         "seed": cfg.seed,
         "wall_time_s": round(state.elapsed_s, 1),
@@ -393,9 +416,9 @@ def run_pipeline(opts: PipelineOptions) -> None:
         logger.info("averaged %d checkpoints into %s", len(opts.average), opts.out)
     if Stage.DATA in stages:
         if Stage.FIT in stages:
-            generators = _spawn_generators(opts, Split.TRAIN, opts.scans)
+            generators = _spawn_generators(opts, Split.TRAIN, opts.scans, opts.pitch_mm)
         else:
-            _generate_now(opts, Split.TRAIN, opts.scans)
+            _generate_now(opts, Split.TRAIN, opts.scans, opts.pitch_mm)
     try:
         if Stage.FIT in stages:
             _fit(opts, generators)

@@ -79,6 +79,9 @@ class TrainConfig:
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda"``.
     loader_threads : int
         Background threads preparing batches (0: prepared inline between steps).
+    pitch_mm : float
+        Working pitch of the model (mm per pixel); records made at another pitch are resampled
+        to it (:class:`models.training.data.CropSampler`).
     """
 
     out: str = "runs/train"
@@ -100,6 +103,7 @@ class TrainConfig:
     init_from: str | None = None
     device: str = "auto"
     loader_threads: int = 0
+    pitch_mm: float = 2.0
     network: NetworkConfig = field(default_factory=NetworkConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     loss: LossWeights = field(default_factory=LossWeights)
@@ -456,6 +460,7 @@ def train(
         augment=cfg.augment,
         max_records=cfg.max_records,
         stride=cfg.network.stride,
+        pitch_mm=cfg.pitch_mm,
     )
     _wait_for_records(sampler, cfg.min_records, producing)
     cfg.device = device.type  # the checkpoint records where this run trained

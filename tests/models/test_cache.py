@@ -7,7 +7,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.training.cache import CacheRecord, Split, list_records, load_record, split_seeds
+from models.manifest import InputSpec
+from models.training.cache import (
+    CacheRecord,
+    Source,
+    Split,
+    check_pitch,
+    generate,
+    list_records,
+    load_record,
+    record_pitch,
+    split_seeds,
+)
 from models.training.classes import CLASSES, class_index
 from models.training.errors import DataError
 
@@ -71,3 +82,30 @@ def test_class_index(name: str, index: int | None) -> None:
     """Simulator categories map onto heatmap channels; unknown ones are skipped."""
     assert class_index(name) == index
     assert CLASSES[0] == "phone"
+
+
+def test_records_state_their_pitch_and_folders_hold_one(tmp_path: Path) -> None:
+    """Records carry the pitch they were made at; records without one are 2 mm (the old default).
+
+    A folder holding records at one pitch refuses records at another, and evaluation records at
+    the wrong pitch are refused with the pitch to use.
+    """
+    out = tmp_path / "p16"
+    generate(out, split_seeds(0, "test", 2), Source.STANDIN, InputSpec(pitch_mm=1.6), prefix="t")
+    paths = list_records(out)
+    assert [record_pitch(p) for p in paths] == [1.6, 1.6]
+    coarse = load_record(paths[0])
+    coarser = generate(tmp_path / "p2", split_seeds(0, "test", 1), Source.STANDIN, prefix="t")
+    assert coarser == 1 and record_pitch(list_records(tmp_path / "p2")[0]) == 2.0
+    # the same scan at 1.6 mm is 2 / 1.6 times as large as at 2 mm
+    fine_h = coarse.image.shape[0]
+    coarse_h = load_record(list_records(tmp_path / "p2")[0]).image.shape[0]
+    assert abs(fine_h / coarse_h - 1.25) < 0.02
+    legacy = CacheRecord(coarse.image, coarse.boxes, coarse.labels, {"seed": 1})
+    assert legacy.pitch_mm == 2.0
+    check_pitch(paths, 1.6, "test")
+    with pytest.raises(DataError, match=r"at 1.6 mm, not at the 2 mm .*--pitch 1.6"):
+        check_pitch(paths, 2.0, "test")
+    with pytest.raises(DataError, match="existing record"):
+        generate(out, split_seeds(0, "test", 3), Source.STANDIN, InputSpec(), prefix="t")
+    assert len(list_records(out)) == 2  # nothing was added

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -171,6 +172,44 @@ def test_stride2_run_exports_a_model_the_detector_runs(tmp_path: Path) -> None:
         "CLEAR",
         "INCONCLUSIVE",
     }
+
+
+def test_finer_pitch_run_from_a_2mm_cache(
+    tmp_path: Path, standin_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """--pitch 1.6 trains from 2 mm records, refuses 2 mm evaluation records, and its model
+    (evaluated on 1.6 mm records) declares that pitch, which detect/ then works at."""
+    coarse = tmp_path / "c2"
+    shutil.copytree(standin_cache, coarse / "train")
+    shutil.copytree(standin_cache, coarse / "calibration")
+    out = tmp_path / "run16"
+    args = ["train", "--source", "standin", "--out", str(out), "--scans", "6", "--epochs", "1"]
+    args += ["--steps-per-epoch", "1", "--batch-size", "2", "--crop", "128", "96"]
+    args += ["--calibration-scans", "4", "--test-scans", "4", "--no-progress"]
+    stages = ["--stages", "fit,export,calibrate"]
+    code = main([*args, "--cache", str(coarse), "--pitch", "1.6", *stages])
+    assert code == 1
+    assert "is at 2 mm, not at the 1.6 mm working pitch" in caplog.text
+    assert main([*args, "--cache", str(tmp_path / "c16"), "--stages", "calibrate"]) == 0
+    manifest = Manifest.load(out / "manifest.json")
+    assert manifest.input.pitch_mm == 1.6
+    (phase,) = (manifest.training.model_extra or {})["phases"]
+    assert phase["pitch_mm"] == 1.6 and phase["cache"] == (coarse / "train").as_posix()
+    assert "1.6 mm pitch" in (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "working pitch 1.6 mm" in (out / "MODEL_CARD.md").read_text(encoding="utf-8").lower()
+    detector = Detector(out / "phone_detector.onnx", out / "manifest.json")
+    result = detector.detect_source(SAMPLES / "phone_waistband.dcm")
+    assert result.image.rows > 0 and result.model.sha256 == manifest.sha256
+
+
+def test_bad_pitch_rejected(capsys: pytest.CaptureFixture[str]) -> None:
+    """--pitch takes mm per pixel between 0.5 and 4."""
+    assert build_parser().parse_args(["train"]).pitch == 2.0
+    assert build_parser().parse_args(["train", "--pitch", "1.5"]).pitch == 1.5
+    for bad in ("0", "5", "-1"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["train", "--pitch", bad])
+        assert "working pitch in mm between 0.5 and 4" in capsys.readouterr().err
 
 
 def test_bad_stride_rejected(capsys: pytest.CaptureFixture[str]) -> None:

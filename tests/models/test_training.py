@@ -70,6 +70,30 @@ def test_object_crops_favour_phones_and_hard_phones() -> None:
     np.testing.assert_allclose(_object_weights(bare, AugmentConfig()), [3.0, 3.0, 3.0, 1.0])
 
 
+@pytest.mark.parametrize(("pitch", "factor"), [(None, 1.0), (2.0, 1.0), (1.0, 2.0), (4.0, 0.5)])
+def test_sampler_resamples_records_to_the_model_pitch(
+    tmp_path: Path, pitch: float | None, factor: float
+) -> None:
+    """A 2 mm record feeds a model of another pitch with objects scaled by 2 mm / pitch."""
+    image = np.zeros((256, 192), np.float16)
+    image[100:116, 80:88] = 1.0
+    rec = CacheRecord(
+        image, np.array([[80, 100, 8, 16]], np.float32), np.array([0]), {"pitch_mm": 2.0}
+    )
+    rec.save(tmp_path / "r.npz")
+    aug = AugmentConfig(p_object_crop=1.0, scale_range=(1.0, 1.0), flip=0.0)
+    sampler = CropSampler(tmp_path, crop=(256, 192), augment=aug, pitch_mm=pitch)
+    sampler.refresh()
+    for seed in range(5):  # the object lands anywhere in the crop's middle 80 %, never cut
+        patch, boxes, labels = sampler._crop_one(rec, np.random.default_rng(seed))
+        assert patch.shape == (256, 192) and labels.tolist() == [0]
+        np.testing.assert_allclose(boxes[0, 2:], [8 * factor, 16 * factor], rtol=0.02)
+        # the object's mass (8 x 16 px of 1.0) follows the box
+        assert float(patch.sum()) == pytest.approx(128 * factor**2, rel=0.1)
+    with pytest.raises(DataError, match="working pitch"):
+        CropSampler(tmp_path, crop=(128, 96), pitch_mm=0.0)
+
+
 def test_sampler_rejects_bad_crop_and_empty_folder(tmp_path: Path) -> None:
     """A crop that is not a multiple of 32, or a folder without records, raise DataError."""
     with pytest.raises(DataError, match="multiples of 32"):
