@@ -41,8 +41,9 @@ class Perturbation:
         What it imitates, for the model card.
     kind : str
         ``gain`` (multiply the attenuation), ``compress`` (power law on the attenuation),
-        ``blur`` (Gaussian, sigma in working pixels), ``noise`` (Gaussian, sigma in attenuation
-        units) or ``scale`` (resize the image and its boxes by ``amount``).
+        ``blur`` (Gaussian, sigma in mm, converted at the model's working pitch), ``noise``
+        (Gaussian, sigma in attenuation units per working pixel) or ``scale`` (resize the image
+        and its boxes by ``amount``).
     amount : float
     """
 
@@ -78,7 +79,7 @@ class Perturbation:
         elif self.kind == "compress":
             x = spec.clip_max * (np.clip(x, 0.0, None) / spec.clip_max) ** self.amount
         elif self.kind == "blur":
-            x = ndimage.gaussian_filter(x, self.amount)
+            x = ndimage.gaussian_filter(x, self.amount / spec.pitch_mm)
         elif self.kind == "noise":
             sigma = self.amount * spec.scale
             x = x + rng.normal(0.0, sigma, x.shape).astype(np.float32)
@@ -97,7 +98,7 @@ PERTURBATIONS: tuple[Perturbation, ...] = (
     Perturbation(
         "compress_0.7", "attenuation compressed by a power law, exponent 0.7", "compress", 0.7
     ),
-    Perturbation("blur_3mm", "extra detector blur, sigma 3 mm (1.5 working px)", "blur", 1.5),
+    Perturbation("blur_3mm", "extra detector blur, sigma 3 mm", "blur", 3.0),
     Perturbation(
         "noise_0.08", "extra noise, sigma 0.08 in attenuation (lower dose)", "noise", 0.08
     ),

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from models.manifest import InputSpec
 from models.training.evaluate import ScanPrediction, _match
@@ -59,6 +60,17 @@ def test_blur_spreads_an_edge_and_unknown_kinds_are_refused() -> None:
     image, boxes = _image()
     blurred, _ = _by_name("blur_3mm").apply(image, boxes, SPEC, np.random.default_rng(0))
     assert 1.0 < blurred[25, 9] < 3.0 and blurred.max() < 3.0
+    # sigma is in mm: at 1.5 mm pitch the same 3 mm spans 2 working pixels, not 1.5
+    fine, _ = _by_name("blur_3mm").apply(
+        image, boxes, InputSpec(pitch_mm=1.5), np.random.default_rng(0)
+    )
+    row = image[25].astype(np.float64)
+    np.testing.assert_allclose(fine[25], ndimage.gaussian_filter(image, 2.0)[25], atol=1e-5)
+    assert (
+        np.abs(np.diff(fine[25])).max()
+        < np.abs(np.diff(blurred[25])).max()
+        < np.abs(np.diff(row)).max()
+    )
     with pytest.raises(ValueError, match="unknown perturbation kind"):
         Perturbation("x", "x", "rotate", 1.0).apply(image, boxes, SPEC, np.random.default_rng(0))
 
