@@ -38,7 +38,8 @@ MIN_SIDE = 8
 CONTENT_THRESHOLD = 0.1
 #: Working pixels of air kept around the content (64 mm at 2 mm pitch).
 CONTENT_MARGIN = 32
-#: Largest working image accepted (pixels); 16 M is 8 m x 8 m at 2 mm, far beyond any body scan.
+#: Largest working image accepted (pixels); 16 M is 8 m x 8 m at 2 mm (6.4 m at 1.6 mm), far beyond
+#: any body scan.
 MAX_WORKING_PIXELS = 16_000_000
 #: Largest model input side (working pixels) run in one piece; larger windows are tiled.
 MAX_TILE = 1536
