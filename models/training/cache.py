@@ -118,7 +118,7 @@ class CacheRecord:
     @property
     def pitch_mm(self) -> float:
         """Working pitch of the image and boxes (mm per pixel)."""
-        return float(self.meta.get("pitch_mm", LEGACY_PITCH_MM))
+        return _pitch(self.meta)
 
     def save(self, path: Path) -> None:
         """Write atomically (temporary file then rename)."""
@@ -132,6 +132,13 @@ class CacheRecord:
                 meta=np.array(json.dumps(self.meta, default=str)),
             )
         os.replace(tmp, path)
+
+
+def _unreadable(path: str | Path, exc: Exception) -> DataError:
+    return DataError(
+        f"cannot read training cache record {str(path)!r} ({exc}); delete it and re-run "
+        "`scanguard train` to regenerate it"
+    )
 
 
 def load_record(path: str | Path) -> CacheRecord:
@@ -151,10 +158,7 @@ def load_record(path: str | Path) -> CacheRecord:
                 meta=json.loads(str(z["meta"])),
             )
     except (OSError, KeyError, ValueError) as exc:
-        raise DataError(
-            f"cannot read training cache record {str(path)!r} ({exc}); delete it and re-run "
-            "`scanguard train` to regenerate it"
-        ) from exc
+        raise _unreadable(path, exc) from exc
 
 
 def list_records(folder: str | Path) -> list[Path]:
@@ -165,9 +169,17 @@ def list_records(folder: str | Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.npz"))
 
 
+def _pitch(meta: dict[str, Any]) -> float:
+    return float(meta.get("pitch_mm", LEGACY_PITCH_MM))
+
+
 def record_pitch(path: str | Path) -> float:
-    """Working pitch (mm) of one record file."""
-    return load_record(path).pitch_mm
+    """Working pitch (mm) of one record file (reads only its metadata, not the image)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return _pitch(json.loads(str(z["meta"])))
+    except (OSError, KeyError, ValueError) as exc:
+        raise _unreadable(path, exc) from exc
 
 
 def check_pitch(paths: Sequence[Path], pitch_mm: float, what: str) -> None:

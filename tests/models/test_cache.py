@@ -94,14 +94,14 @@ def test_records_state_their_pitch_and_folders_hold_one(tmp_path: Path) -> None:
     generate(out, split_seeds(0, "test", 2), Source.STANDIN, InputSpec(pitch_mm=1.6), prefix="t")
     paths = list_records(out)
     assert [record_pitch(p) for p in paths] == [1.6, 1.6]
-    coarse = load_record(paths[0])
-    coarser = generate(tmp_path / "p2", split_seeds(0, "test", 1), Source.STANDIN, prefix="t")
-    assert coarser == 1 and record_pitch(list_records(tmp_path / "p2")[0]) == 2.0
+    fine = load_record(paths[0])
+    written = generate(tmp_path / "p2", split_seeds(0, "test", 1), Source.STANDIN, prefix="t")
+    assert written == 1 and record_pitch(list_records(tmp_path / "p2")[0]) == 2.0
     # the same scan at 1.6 mm is 2 / 1.6 times as large as at 2 mm
-    fine_h = coarse.image.shape[0]
+    fine_h = fine.image.shape[0]
     coarse_h = load_record(list_records(tmp_path / "p2")[0]).image.shape[0]
     assert abs(fine_h / coarse_h - 1.25) < 0.02
-    legacy = CacheRecord(coarse.image, coarse.boxes, coarse.labels, {"seed": 1})
+    legacy = CacheRecord(fine.image, fine.boxes, fine.labels, {"seed": 1})
     assert legacy.pitch_mm == 2.0
     check_pitch(paths, 1.6, "test")
     with pytest.raises(DataError, match=r"at 1.6 mm, not at the 2 mm .*--pitch 1.6"):
