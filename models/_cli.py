@@ -102,7 +102,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         type=Path,
         default=None,
         metavar="CHECKPOINT",
-        help="start from the EMA weights of another run's checkpoint (fine-tuning)",
+        help="start from another run's checkpoint (its EMA weights) or from an exported model, "
+        "e.g. models/phone_detector.onnx (fine-tuning)",
     )
     p.add_argument("--warmup-steps", type=int, default=300, help="learning-rate warm-up steps")
     p.add_argument(

@@ -33,6 +33,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from models.errors import ManifestError, ModelIntegrityError
 from models.manifest import InputSpec, Manifest, OutputSpec, TrainingInfo
 from models.training.cache import (
     Source,
@@ -303,8 +304,10 @@ def _training_phases(cfg: Any, state: Any) -> list[dict[str, Any]]:
     """Every training phase behind a checkpoint, parents first.
 
     Follows ``init_from`` (fine-tuning) and ``averaged_from`` (weight averaging) links; a
-    checkpoint reached twice (a common parent of averaged runs) is listed once.
+    checkpoint reached twice (a common parent of averaged runs) is listed once. An exported
+    ``.onnx`` parent contributes the phases its manifest records.
     """
+    from models.training.onnx_weights import is_onnx_model
     from models.training.trainer import load_checkpoint
 
     phases: list[dict[str, Any]] = []
@@ -321,11 +324,46 @@ def _training_phases(cfg: Any, state: Any) -> list[dict[str, Any]]:
             if not path.exists():
                 logger.warning("training source %s is gone; its steps are not counted", path)
                 continue
+            if is_onnx_model(path):
+                phases.extend(_exported_phases(path))
+                continue
             visit(*load_checkpoint(path))
         phases.append(_phase(cfg, state))
 
     visit(cfg, state)
     return phases
+
+
+def _exported_phases(model_path: Path) -> list[dict[str, Any]]:
+    """The training phases an exported model's manifest records (none without a manifest).
+
+    The manifest is the ``manifest.json`` beside the model that names it; its sha256 must match,
+    so the phases counted are those of this very file.
+    """
+    manifest_path = model_path.parent / "manifest.json"
+    try:
+        manifest = Manifest.load(manifest_path)
+    except ManifestError as exc:
+        logger.warning(
+            "%s has no readable manifest beside it (%s); its training steps are not counted",
+            model_path,
+            exc,
+        )
+        return []
+    if manifest.file != model_path.name:
+        logger.warning(
+            "%s describes %s, not %s; its training steps are not counted",
+            manifest_path,
+            manifest.file,
+            model_path.name,
+        )
+        return []
+    try:
+        manifest.verify(model_path)
+    except ModelIntegrityError as exc:
+        logger.warning("%s; its training steps are not counted", exc)
+        return []
+    return [dict(ph) for ph in (manifest.training.model_extra or {}).get("phases", [])]
 
 
 def _training_scans(phases: list[dict[str, Any]]) -> tuple[int, str]:

@@ -36,6 +36,7 @@ from models.training.data import AugmentConfig, Batch, CropSampler
 from models.training.errors import CheckpointError, DataError, DeviceError
 from models.training.loss import LossWeights, centernet_loss
 from models.training.network import CenterNet, NetworkConfig
+from models.training.onnx_weights import fit_batchnorm, is_onnx_model, load_onnx_network
 
 __all__ = ["TrainConfig", "TrainState", "load_checkpoint", "resolve_device", "train"]
 
@@ -377,13 +378,36 @@ def _batches(
 _STRIDE2_LAYERS = ("lateral2.", "smooth2.")
 
 
-def _init_from_parent(state: TrainState, source: TrainState, path: str) -> None:
-    """Copy the parent's EMA weights into ``state``'s model and EMA.
+#: Batches of training crops whose statistics the batch norms of an ONNX-started run are refit to.
+_BATCHNORM_FIT_BATCHES = 8
 
-    A stride-2 network may start from a stride-4 parent: the layers only it has keep their
-    identity initialisation. Any other difference in the networks is refused.
+
+def _init_from_parent(state: TrainState, path: str) -> bool:
+    """Copy the parent's weights into ``state``'s model and EMA.
+
+    The parent is a training checkpoint (its EMA weights) or an exported ``.onnx`` model (read
+    back by :func:`models.training.onnx_weights.load_onnx_network`). A stride-2 network may start
+    from a stride-4 parent: the layers only it has keep their identity initialisation. Any other
+    difference in the networks is refused.
+
+    Returns
+    -------
+    bool
+        Whether the parent was an ONNX model (its batch norms then need :func:`fit_batchnorm`).
     """
-    weights = source.ema.state_dict()
+    if is_onnx_model(path):
+        weights = load_onnx_network(path).state_dict()
+        logger.info("initialised from the ONNX model %s", path)
+    else:
+        _, source = load_checkpoint(path)
+        weights = source.ema.state_dict()
+        logger.info("initialised from the EMA weights of %s (step %d)", path, source.step)
+    _copy_parent_weights(state, weights, path)
+    return is_onnx_model(path)
+
+
+def _copy_parent_weights(state: TrainState, weights: dict[str, torch.Tensor], path: str) -> None:
+    """Load ``weights`` into ``state``'s model and EMA, refusing a different network."""
     for module in (state.model, state.ema):
         try:
             missing, unexpected = module.load_state_dict(weights, strict=False)
@@ -444,15 +468,13 @@ def train(
         rng.bit_generator.state = state.rng_state["numpy"]
         torch.set_rng_state(state.rng_state["torch"])
         logger.info("resumed %s at step %d (epoch %d)", ckpt, state.step, state.epoch)
+        refit_batchnorm = False
     else:
         state = _new_state(cfg)
         rng = np.random.default_rng(cfg.seed)
+        refit_batchnorm = False
         if cfg.init_from:
-            _, source = load_checkpoint(cfg.init_from)
-            _init_from_parent(state, source, cfg.init_from)
-            logger.info(
-                "initialised from the EMA weights of %s (step %d)", cfg.init_from, source.step
-            )
+            refit_batchnorm = _init_from_parent(state, cfg.init_from)
     sampler = CropSampler(
         cfg.cache,
         cfg.crop,
@@ -463,6 +485,17 @@ def train(
         pitch_mm=cfg.pitch_mm,
     )
     _wait_for_records(sampler, cfg.min_records, producing)
+    if refit_batchnorm:
+        # its own generator, so the training batches that follow do not depend on this
+        fit_rng = np.random.default_rng([cfg.seed, 1])
+        crops = (
+            sampler.batch(cfg.batch_size, fit_rng).image for _ in range(_BATCHNORM_FIT_BATCHES)
+        )
+        n_norms = fit_batchnorm(state.model, crops)
+        state.ema.load_state_dict(state.model.state_dict())
+        logger.info(
+            "batch norms refit to %d training batches (%d layers)", _BATCHNORM_FIT_BATCHES, n_norms
+        )
     cfg.device = device.type  # the checkpoint records where this run trained
     _to_device(state, device)
     logger.info("training on %s", device)

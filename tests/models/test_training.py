@@ -17,7 +17,7 @@ from models.training.network import CenterNet, NetworkConfig, count_parameters
 from models.training.trainer import (
     TrainConfig,
     _batches,
-    _init_from_parent,
+    _copy_parent_weights,
     _new_state,
     _seed_bounds,
     format_seed_span,
@@ -240,7 +240,7 @@ def test_stride2_network_starts_as_its_stride4_parent() -> None:
                 m.running_mean.uniform_(-0.2, 0.2)
                 m.running_var.uniform_(0.5, 1.5)
     child = _new_state(TrainConfig(network=net2, seed=1))
-    _init_from_parent(child, parent, "parent.pt")
+    _copy_parent_weights(child, parent.ema.state_dict(), "parent.pt")
     x = torch.rand(1, 1, 128, 96)
     with torch.no_grad():
         parent.ema.eval(), child.ema.eval()
@@ -254,10 +254,12 @@ def test_stride2_network_starts_as_its_stride4_parent() -> None:
     assert float((up - out2.heatmap_logits).abs().max()) < 0.05
     # the other way round, or another width, is refused with a message
     with pytest.raises(CheckpointError, match="other layers"):
-        _init_from_parent(_new_state(TrainConfig(network=net4)), child, "child.pt")
+        _copy_parent_weights(
+            _new_state(TrainConfig(network=net4)), child.ema.state_dict(), "child.pt"
+        )
     wider = _new_state(TrainConfig(network=replace(net4, neck=24)))
     with pytest.raises(CheckpointError, match="layer sizes"):
-        _init_from_parent(wider, parent, "parent.pt")
+        _copy_parent_weights(wider, parent.ema.state_dict(), "parent.pt")
 
 
 def test_stride_is_checked_and_sets_the_target_size(standin_cache: Path) -> None:
