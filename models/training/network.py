@@ -161,8 +161,9 @@ class CenterNet(nn.Module):
             # depthwise filters then see the features at twice the scale.
             self.lateral2 = _ConvBNAct(w[0], cfg.neck, 1, act=False)
             self.smooth2 = _DWSep(cfg.neck, cfg.neck)
-            nn.init.zeros_(self.lateral2[1].weight)
-            nn.init.zeros_(self.smooth2.pw[1].weight)
+            for norm in (self.lateral2[1], self.smooth2.pw[1]):
+                assert isinstance(norm, nn.BatchNorm2d)
+                nn.init.zeros_(norm.weight)
         prior_bias = float(torch.log(torch.tensor(_PRIOR / (1.0 - _PRIOR))))
         self.heatmap = _Head(cfg.neck, cfg.head, cfg.num_classes, prior_bias)
         self.wh = _Head(cfg.neck, cfg.head, 2, float(torch.log(torch.tensor(_WH_PRIOR_PX))))

@@ -15,6 +15,8 @@ calibrate
     Generate held-out calibration and test caches (seeds never used for training), fit Platt
     calibration and decision thresholds on the calibration set, measure metrics on the test
     set, write ``<out>/manifest.json``, ``<out>/metrics.json`` and ``<out>/MODEL_CARD.md``.
+    With ``init_from`` a released ``.onnx`` model and no run in ``out``, that model (and the
+    training record in its manifest) is re-calibrated and re-measured as it is.
 install
     Copy the model, manifest and model card into the ``models`` package.
 """
@@ -33,7 +35,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from models.errors import ManifestError, ModelIntegrityError
 from models.manifest import InputSpec, Manifest, OutputSpec, TrainingInfo
 from models.training.cache import (
     Source,
@@ -45,6 +46,11 @@ from models.training.cache import (
 )
 from models.training.classes import CLASSES
 from models.training.errors import TrainingError
+from models.training.lineage import (
+    trained_from_checkpoint,
+    trained_from_release,
+    training_scans,
+)
 
 __all__ = ["PipelineOptions", "Stage", "run_pipeline"]
 
@@ -222,18 +228,23 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
         predict_records,
     )
     from models.training.robustness import robustness
-    from models.training.trainer import CHECKPOINT, load_checkpoint
+    from models.training.trainer import CHECKPOINT
 
     model = opts.out / MODEL_FILE
-    if not model.exists():
+    release = opts.init_from if opts.init_from and opts.init_from.suffix == ".onnx" else None
+    if release is not None and not (opts.out / CHECKPOINT).exists():
+        trained = trained_from_release(release, model)
+    elif not model.exists():
         raise TrainingError(
             f"no exported model at {str(model)!r}; run the export stage first "
-            "(scanguard train --stages export)"
+            "(scanguard train --stages export), or re-measure a released model with "
+            "--init-from MODEL.onnx --stages calibrate"
         )
-    cfg, state = load_checkpoint(opts.out / CHECKPOINT)
-    phases = _training_phases(cfg, state)
-    # The model's pitch is the one it trained at (its checkpoint), whatever --pitch says now.
-    spec = InputSpec(pitch_mm=cfg.pitch_mm)
+    else:
+        trained = trained_from_checkpoint(opts.out)
+    phases = trained.phases
+    # The model's pitch is the one it trained at, whatever --pitch says now.
+    spec = InputSpec(pitch_mm=trained.pitch_mm)
     cal = _generate_now(opts, Split.CALIBRATION, opts.calibration_scans, spec.pitch_mm)
     test = _generate_now(opts, Split.TEST, opts.test_scans, spec.pitch_mm)
     run = functools.partial(
@@ -241,7 +252,7 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
         threads=opts.threads,
         progress=opts.progress,
         flip_test=opts.flip_test,
-        stride=cfg.network.stride,
+        stride=trained.stride,
     )
     cal_preds = run(model, cal)
     calibration = fit_calibration(cal_preds)
@@ -250,22 +261,22 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
     metrics = compute_metrics(test_preds, calibration, thresholds)
     metrics["calibration_set"] = compute_metrics(cal_preds, calibration, thresholds, n_boot=0)
     metrics["robustness"] = robustness(model, test, test_preds, run, spec=spec)
-    export_info = json.loads((opts.out / "export.json").read_text(encoding="utf-8"))
-    n_train, train_seeds = _training_scans(phases)
+    export_info = trained.export_info
+    n_train, train_seeds = training_scans(phases)
     training = TrainingInfo.model_validate(
         dict(
             seed=opts.seed,
             n_train_scans=n_train,
             n_calibration_scans=len(cal),
-            epochs=state.epoch,
+            epochs=trained.epochs,
             wall_time_s=round(sum(ph["wall_time_s"] for ph in phases), 1),
             device="+".join(sorted({ph["device"] for ph in phases if "device" in ph})),
             simulator="scanner.simulate" if opts.source is Source.SIMULATOR else "stand-in",
             n_test_scans=len(test),
             steps=sum(ph["steps"] for ph in phases),
             phases=phases,
-            batch_size=cfg.batch_size,
-            crop=list(cfg.crop),
+            batch_size=trained.batch_size,
+            crop=trained.crop,
             train_seeds=train_seeds,
             calibration_seeds=_seed_range(opts.seed, Split.CALIBRATION, len(cal)),
             test_seeds=_seed_range(opts.seed, Split.TEST, len(test)),
@@ -280,7 +291,7 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
         sha256="0" * 64,
         opset=export_info["opset"],
         input=spec,
-        outputs=OutputSpec(stride=cfg.network.stride, flip_test=opts.flip_test),
+        outputs=OutputSpec(stride=trained.stride, flip_test=opts.flip_test),
         classes=list(CLASSES),
         calibration=calibration,
         thresholds=thresholds,
@@ -298,125 +309,6 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
     write_model_card(manifest, opts.out / "MODEL_CARD.md", command)
     logger.info("wrote %s", opts.out / "manifest.json")
     return manifest
-
-
-def _training_phases(cfg: Any, state: Any) -> list[dict[str, Any]]:
-    """Every training phase behind a checkpoint, parents first.
-
-    Follows ``init_from`` (fine-tuning) and ``averaged_from`` (weight averaging) links; a
-    checkpoint reached twice (a common parent of averaged runs) is listed once. An exported
-    ``.onnx`` parent contributes the phases its manifest records.
-    """
-    from models.training.onnx_weights import is_onnx_model
-    from models.training.trainer import load_checkpoint
-
-    phases: list[dict[str, Any]] = []
-    seen: set[str] = set()
-
-    def visit(cfg: Any, state: Any) -> None:
-        parents = state.averaged_from or ([cfg.init_from] if cfg.init_from else [])
-        for parent in parents:  # each checkpoint at most once, so a cycle ends too
-            path = Path(parent)
-            key = path.resolve().as_posix()
-            if key in seen:
-                continue
-            seen.add(key)
-            if not path.exists():
-                logger.warning("training source %s is gone; its steps are not counted", path)
-                continue
-            if is_onnx_model(path):
-                phases.extend(_exported_phases(path))
-                continue
-            visit(*load_checkpoint(path))
-        phases.append(_phase(cfg, state))
-
-    visit(cfg, state)
-    return phases
-
-
-def _exported_phases(model_path: Path) -> list[dict[str, Any]]:
-    """The training phases an exported model's manifest records (none without a manifest).
-
-    The manifest is the ``manifest.json`` beside the model that names it; its sha256 must match,
-    so the phases counted are those of this very file.
-    """
-    manifest_path = model_path.parent / "manifest.json"
-    try:
-        manifest = Manifest.load(manifest_path)
-    except ManifestError as exc:
-        logger.warning(
-            "%s has no readable manifest beside it (%s); its training steps are not counted",
-            model_path,
-            exc,
-        )
-        return []
-    if manifest.file != model_path.name:
-        logger.warning(
-            "%s describes %s, not %s; its training steps are not counted",
-            manifest_path,
-            manifest.file,
-            model_path.name,
-        )
-        return []
-    try:
-        manifest.verify(model_path)
-    except ModelIntegrityError as exc:
-        logger.warning("%s; its training steps are not counted", exc)
-        return []
-    return [dict(ph) for ph in (manifest.training.model_extra or {}).get("phases", [])]
-
-
-def _training_scans(phases: list[dict[str, Any]]) -> tuple[int, str]:
-    """Distinct training scans over all phases, and their seed spans.
-
-    Phases whose records start at the same seed drew from the same (growing) scan series, so
-    the largest of them counts; series that start elsewhere add up.
-    """
-    series: dict[Any, tuple[int, str]] = {}
-    for ph in phases:
-        if ph.get("averaged_from"):
-            continue
-        first = ph.get("first_seed")
-        n = int(ph.get("scans") or 0)
-        if n >= series.get(first, (-1, ""))[0]:
-            series[first] = (n, str(ph.get("train_seeds") or ""))
-    return sum(n for n, _ in series.values()), ", ".join(s for _, s in series.values() if s)
-
-
-def _phase(cfg: Any, state: Any) -> dict[str, Any]:
-    """One training phase: its steps, batch, crop, stride, threads, wall time and training cache."""
-    if state.averaged_from:
-        return {"averaged_from": list(state.averaged_from), "steps": 0, "wall_time_s": 0.0}
-    from models.training.trainer import format_seed_span
-
-    cache = Path(cfg.cache)
-    n_scans = state.records or (
-        len(list_records(cache)[: cfg.max_records or None]) if cache.is_dir() else None
-    )
-    bounds = state.seed_bounds
-    if bounds is None and n_scans:
-        # Checkpoints that predate recorded seeds drew the first scans of the run's own series.
-        seeds = split_seeds(cfg.seed, Split.TRAIN, n_scans)
-        bounds = seeds[0], seeds[-1]
-    return {
-        "run": Path(cfg.out).as_posix(),
-        "init_from": Path(cfg.init_from).as_posix() if cfg.init_from else None,
-        "steps": state.step,
-        "batch_size": cfg.batch_size,
-        "crop": list(cfg.crop),
-        "threads": cfg.threads,
-        "lr": cfg.lr,
-        "hard_phone_weight": cfg.augment.hard_phone_weight,
-        "stride": cfg.network.stride,
-        "pitch_mm": cfg.pitch_mm,
-        "device": cfg.device if cfg.device != "auto" else "cpu",
-        "seed": cfg.seed,
-        "wall_time_s": round(state.elapsed_s, 1),
-        "cache": cache.as_posix(),
-        "scans": n_scans,
-        "first_seed": bounds[0] if bounds else None,
-        "train_seeds": format_seed_span(bounds, n_scans or 0),
-    }
 
 
 def _seed_range(seed: int, split: Split, n: int) -> str:

@@ -9,8 +9,8 @@ import torch
 
 from models.training.averaging import average_checkpoints
 from models.training.errors import CheckpointError
+from models.training.lineage import training_phases
 from models.training.network import NetworkConfig
-from models.training.pipeline import _training_phases
 from models.training.trainer import load_checkpoint, train
 from tests.models.conftest import small_run_config
 
@@ -40,7 +40,7 @@ def test_average_is_the_mean_and_lists_every_phase_once(
             moved += int(not torch.equal(ea[key], eb[key]))
     assert moved > 0  # the two runs really differ
     assert soup.averaged_from == [a.as_posix(), b.as_posix()] and cfg.init_from is None
-    phases = _training_phases(cfg, soup)
+    phases = training_phases(cfg, soup)
     assert [p.get("run") for p in phases] == [
         (tmp_path / "parent").as_posix(),
         (tmp_path / "a").as_posix(),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from models.training.onnx_weights import (
     onnx_network_config,
 )
 from models.training.trainer import load_checkpoint, train
-from scanguard.cli import main
 
 from .conftest import small_run_config
 
@@ -146,33 +144,3 @@ def test_training_run_starts_from_an_exported_model(
     cfg2.init_from = str(other)
     with pytest.raises(CheckpointError, match="layer sizes"):
         train(cfg2, progress=False)
-
-
-def test_fine_tune_of_an_installed_model_records_its_phases(
-    tmp_path: Path, standin_cache: Path
-) -> None:
-    """`scanguard train --init-from <dir>/phone_detector.onnx` lists the model's own training
-    phases (from its manifest) before the new one; without a manifest they are not counted."""
-    base = tmp_path / "base"
-    args = ["train", "--source", "standin", "--scans", "6", "--epochs", "1"]
-    args += ["--steps-per-epoch", "1", "--batch-size", "2", "--crop", "128", "96"]
-    args += ["--calibration-scans", "4", "--test-scans", "4", "--no-progress"]
-    args += ["--cache", str(tmp_path / "cache")]
-    assert main([*args, "--out", str(base)]) == 0
-    (base_phase,) = (Manifest.load(base / "manifest.json").training.model_extra or {})["phases"]
-    child = tmp_path / "child"
-    init = ["--init-from", str(base / "phone_detector.onnx")]
-    assert main([*args, "--out", str(child), *init, "--seed", "3"]) == 0
-    info = Manifest.load(child / "manifest.json").training
-    phases = (info.model_extra or {})["phases"]
-    assert phases[0] == base_phase and phases[1]["init_from"].endswith("base/phone_detector.onnx")
-    assert (info.model_extra or {})["steps"] == 2
-    # a lone model file (no manifest beside it) starts a run but adds no phases
-    lone = tmp_path / "lone"
-    lone.mkdir()
-    shutil.copy(base / "phone_detector.onnx", lone / "phone_detector.onnx")
-    orphan = tmp_path / "orphan"
-    init = ["--init-from", str(lone / "phone_detector.onnx")]
-    assert main([*args, "--out", str(orphan), *init]) == 0
-    (phase,) = (Manifest.load(orphan / "manifest.json").training.model_extra or {})["phases"]
-    assert phase["init_from"].endswith("lone/phone_detector.onnx")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from models.training.pipeline import _training_scans
+from models.training.lineage import training_scans
 
 
-def test_training_scans_count_each_series_once() -> None:
+def testtraining_scans_count_each_series_once() -> None:
     """Phases over the same growing series count once (the largest); other series add up."""
     phases = [
         {"first_seed": 0, "train_seeds": "0..8159", "scans": 8160},
@@ -18,7 +18,7 @@ def test_training_scans_count_each_series_once() -> None:
             "scans": 6902,
         },
     ]
-    n, spans = _training_scans(phases)
+    n, spans = training_scans(phases)
     assert n == 10431 + 6902
     assert spans == "0..10430, 6902 scans among 10000000..10007999"
-    assert _training_scans([]) == (0, "")
+    assert training_scans([]) == (0, "")
