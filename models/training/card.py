@@ -243,8 +243,8 @@ Against the project's quality goals on this test set: {_goals(m)}.
 ### Robustness to other scanners
 {_robustness(m)}
 
-Reproduce (after training; figures from `models/training/evaluate.py` and
-`models/training/robustness.py`): `{command}`.
+Reproduce with the installed model, on any checkout (figures from `models/training/evaluate.py`
+and `models/training/robustness.py`): `{command}`.
 
 ## Known limits
 - Trained and tested on our own simulator only; real scanners and other simulators differ in

@@ -300,9 +300,11 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
     ).with_model(model)
     manifest.save(opts.out / "manifest.json")
     (opts.out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    # Installed, the model is models/phone_detector.onnx on every checkout; re-measuring it
+    # there needs no run folder (the lineage module's release path).
     command = (
-        f"scanguard train --out {opts.out} --seed {opts.seed} --stages calibrate "
-        f"--calibration-scans {len(cal)} --test-scans {len(test)}"
+        f"scanguard train --out runs/recheck --init-from models/{MODEL_FILE} --seed {opts.seed} "
+        f"--stages calibrate --calibration-scans {len(cal)} --test-scans {len(test)}"
         + (f" --cache {opts.cache}" if opts.cache else "")
         + ("" if opts.flip_test else " --no-flip-test")
     )
