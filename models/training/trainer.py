@@ -38,7 +38,14 @@ from models.training.loss import LossWeights, centernet_loss
 from models.training.network import CenterNet, NetworkConfig
 from models.training.onnx_weights import fit_batchnorm, is_onnx_model, load_onnx_network
 
-__all__ = ["TrainConfig", "TrainState", "load_checkpoint", "resolve_device", "train"]
+__all__ = [
+    "TrainConfig",
+    "TrainState",
+    "load_checkpoint",
+    "memory_format",
+    "resolve_device",
+    "train",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -339,6 +346,15 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def memory_format(device: torch.device) -> torch.memory_format:
+    """Layout of the network's weights and inputs while training on ``device``.
+
+    Channels-last on the CPU, where the depthwise convolutions of a training step then run about
+    1.5x faster (``benchmarks/training_step.py``); the default layout elsewhere.
+    """
+    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
+
+
 def _to_device(state: TrainState, device: torch.device) -> None:
     """Move the model, its EMA copy and the optimiser state to ``device``."""
     state.model.to(device)
@@ -498,6 +514,8 @@ def train(
         )
     cfg.device = device.type  # the checkpoint records where this run trained
     _to_device(state, device)
+    layout = memory_format(device)
+    state.model.to(memory_format=layout)  # the parameters stay the optimiser's (converted in place)
     logger.info("training on %s", device)
     batches = _batches(sampler, cfg.batch_size, rng, cfg.loader_threads)
     t_start = time.monotonic()
@@ -522,7 +540,7 @@ def train(
             batch = next(batches)
             for g in state.optimizer.param_groups:
                 g["lr"] = _lr_at(state.step, cfg)
-            out_t = state.model(batch.image.to(device, non_blocking=True))
+            out_t = state.model(batch.image.to(device, non_blocking=True, memory_format=layout))
             loss, parts = centernet_loss(
                 out_t,
                 batch.heatmap.to(device, non_blocking=True),

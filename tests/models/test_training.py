@@ -274,3 +274,35 @@ def test_stride_is_checked_and_sets_the_target_size(standin_cache: Path) -> None
     assert torch.equal(b2.image, b4.image)
     assert float(b2.mask.sum()) == float(b4.mask.sum()) > 0
     assert float(b2.heatmap.max()) == 1.0
+
+
+def test_cpu_training_runs_channels_last_and_saves_plain_weights(
+    tmp_path: Path,
+    standin_cache: Path,
+    tiny_net_config: NetworkConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On the CPU the network's activations are channels-last while training; the checkpoint
+    loads into a default-layout network that computes what the trained one does."""
+    import models.training.trainer as trainer
+
+    assert trainer.memory_format(torch.device("cpu")) == torch.channels_last
+    assert trainer.memory_format(torch.device("cuda")) == torch.contiguous_format
+    layouts: list[bool] = []
+    real_loss = trainer.centernet_loss
+
+    def spy(out, *args, **kwargs):  # type: ignore[no-untyped-def]
+        layouts.append(out.heatmap_logits.is_contiguous(memory_format=torch.channels_last))
+        return real_loss(out, *args, **kwargs)
+
+    monkeypatch.setattr(trainer, "centernet_loss", spy)
+    cfg = small_run_config(tmp_path / "run", standin_cache, tiny_net_config, steps=2)
+    cfg.device = "cpu"
+    state = train(cfg, progress=False)
+    assert layouts == [True, True]
+    _, loaded = load_checkpoint(tmp_path / "run" / "last.pt")
+    x = torch.rand(1, 1, 128, 96)
+    with torch.no_grad():
+        want = state.model.eval()(x.to(memory_format=torch.channels_last)).heatmap_logits
+        got = loaded.model.eval()(x).heatmap_logits
+    assert got.is_contiguous() and torch.allclose(want, got, atol=1e-5)
