@@ -183,10 +183,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument(
         "--pitch",
         type=_pitch,
-        default=2.0,
+        default=None,
         metavar="MM",
         help="working pitch of a new model and of the scans generated for it, mm per pixel "
-        "(default %(default)s); a finer pitch resolves mini phones better at about "
+        "(default: the --init-from parent's, or the run's own when resuming, else 2); a finer "
+        "pitch resolves mini phones better at about "
         "(2 / MM)^2 times the inference time (benchmarks/architecture.py). Training may use a "
         "cache made at another pitch (crops are resampled); calibration and test records must "
         "be at the model's pitch, so give them a --cache of their own. Later stages follow the "

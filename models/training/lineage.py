@@ -22,6 +22,7 @@ from models.training.errors import TrainingError
 
 __all__ = [
     "TrainedModel",
+    "parent_pitch",
     "trained_from_checkpoint",
     "trained_from_release",
     "training_phases",
@@ -211,3 +212,24 @@ def _phase(cfg: Any, state: Any) -> dict[str, Any]:
         "first_seed": bounds[0] if bounds else None,
         "train_seeds": format_seed_span(bounds, n_scans or 0),
     }
+
+
+def parent_pitch(path: Path) -> float | None:
+    """Working pitch (mm) of a run's parent: a checkpoint's, or an exported model's manifest's.
+
+    None when the parent is an ``.onnx`` model without a readable manifest naming it.
+
+    Raises
+    ------
+    CheckpointError
+        If a checkpoint parent is missing or unreadable.
+    """
+    if path.suffix.lower() != ".onnx":
+        from models.training.trainer import load_checkpoint
+
+        return float(load_checkpoint(path)[0].pitch_mm)
+    try:
+        manifest = Manifest.load(path.parent / "manifest.json")
+    except ManifestError:
+        return None
+    return manifest.input.pitch_mm if manifest.file == path.name else None

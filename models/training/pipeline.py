@@ -47,6 +47,7 @@ from models.training.cache import (
 from models.training.classes import CLASSES
 from models.training.errors import TrainingError
 from models.training.lineage import (
+    parent_pitch,
     trained_from_checkpoint,
     trained_from_release,
     training_scans,
@@ -57,6 +58,8 @@ __all__ = ["PipelineOptions", "Stage", "run_pipeline"]
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "phone_detector.onnx"
+#: Working pitch of a new model when neither ``--pitch`` nor a parent gives one.
+DEFAULT_PITCH_MM = 2.0
 MODEL_NAME = "scanguard-phone-centernet"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -102,7 +105,8 @@ class PipelineOptions:
     loader_threads: int = 0
     hard_phone_weight: float = 2.0
     stride: int = 4
-    pitch_mm: float = 2.0
+    #: None: the parent's pitch with ``init_from``, else :data:`DEFAULT_PITCH_MM`.
+    pitch_mm: float | None = None
     average: tuple[Path, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -189,7 +193,7 @@ def _fit(opts: PipelineOptions, generators: list[subprocess.Popen[bytes]]) -> No
         loader_threads=opts.loader_threads,
         augment=replace(augment, hard_phone_weight=opts.hard_phone_weight),
         network=replace(network, stride=opts.stride),
-        pitch_mm=opts.pitch_mm,
+        pitch_mm=opts.pitch_mm or DEFAULT_PITCH_MM,
         **extra,
     )
     train(
@@ -328,8 +332,31 @@ def _install(opts: PipelineOptions) -> None:
     logger.info("installed %s into %s", MODEL_FILE, PACKAGE_DIR)
 
 
+def _resolve_pitch(opts: PipelineOptions) -> float:
+    """The run's working pitch: as given, else its parent's (the run's own checkpoint when
+    resuming), else :data:`DEFAULT_PITCH_MM`."""
+    from models.training.trainer import CHECKPOINT
+
+    source = opts.out / CHECKPOINT if opts.resume else opts.init_from
+    parent = parent_pitch(source) if source else None
+    if opts.pitch_mm is None:
+        if source and parent is None:
+            logger.warning(
+                "the working pitch of %s is unknown (no manifest beside it); training at %g mm: "
+                "give --pitch to choose",
+                source,
+                DEFAULT_PITCH_MM,
+            )
+        return parent or DEFAULT_PITCH_MM
+    if parent is not None and abs(parent - opts.pitch_mm) > 1e-9:
+        logger.info("moving the model from a %g mm to a %g mm working pitch", parent, opts.pitch_mm)
+    return opts.pitch_mm
+
+
 def run_pipeline(opts: PipelineOptions) -> None:
     """Run the requested stages in order (see the module docstring)."""
+    if Stage.DATA in opts.stages or Stage.FIT in opts.stages:
+        opts = replace(opts, pitch_mm=_resolve_pitch(opts))
     opts.out.mkdir(parents=True, exist_ok=True)
     (opts.out / "options.json").write_text(
         json.dumps(asdict(opts), indent=2, default=str), encoding="utf-8"
@@ -347,10 +374,11 @@ def run_pipeline(opts: PipelineOptions) -> None:
         average_checkpoints(list(opts.average), opts.out)
         logger.info("averaged %d checkpoints into %s", len(opts.average), opts.out)
     if Stage.DATA in stages:
+        pitch = opts.pitch_mm or DEFAULT_PITCH_MM  # resolved above
         if Stage.FIT in stages:
-            generators = _spawn_generators(opts, Split.TRAIN, opts.scans, opts.pitch_mm)
+            generators = _spawn_generators(opts, Split.TRAIN, opts.scans, pitch)
         else:
-            _generate_now(opts, Split.TRAIN, opts.scans, opts.pitch_mm)
+            _generate_now(opts, Split.TRAIN, opts.scans, pitch)
     try:
         if Stage.FIT in stages:
             _fit(opts, generators)

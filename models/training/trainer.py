@@ -515,7 +515,8 @@ def train(
     cfg.device = device.type  # the checkpoint records where this run trained
     _to_device(state, device)
     layout = memory_format(device)
-    state.model.to(memory_format=layout)  # the parameters stay the optimiser's (converted in place)
+    # converted in place: the parameters stay the optimiser's
+    state.model.to(memory_format=layout)  # type: ignore[call-overload]
     logger.info("training on %s", device)
     batches = _batches(sampler, cfg.batch_size, rng, cfg.loader_threads)
     t_start = time.monotonic()

@@ -129,7 +129,7 @@ def test_standin_pipeline_end_to_end(tmp_path: Path) -> None:
     assert manifest.training.n_train_scans == 12 and manifest.metrics["n_scans"] == 6
     (phase,) = (manifest.training.model_extra or {})["phases"]
     assert phase["steps"] == 2 and phase["scans"] == 12 and phase["threads"] == 2
-    assert phase["hard_phone_weight"] == 3.0
+    assert phase["hard_phone_weight"] == 3.0 and phase["pitch_mm"] == 2.0  # no parent: 2 mm
     assert phase["lr"] == 5e-4 and phase["device"] == "cpu" and phase["seed"] == 0
     assert manifest.training.device == "cpu" and phase["train_seeds"].startswith("0..")
     assert (manifest.training.model_extra or {})["train_seeds"] == phase["train_seeds"]
@@ -204,7 +204,7 @@ def test_finer_pitch_run_from_a_2mm_cache(
 
 def test_bad_pitch_rejected(capsys: pytest.CaptureFixture[str]) -> None:
     """--pitch takes mm per pixel between 0.5 and 4."""
-    assert build_parser().parse_args(["train"]).pitch == 2.0
+    assert build_parser().parse_args(["train"]).pitch is None  # the parent's, else 2 mm
     assert build_parser().parse_args(["train", "--pitch", "1.5"]).pitch == 1.5
     for bad in ("0", "5", "-1"):
         with pytest.raises(SystemExit):

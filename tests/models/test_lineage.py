@@ -23,7 +23,7 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]
     (with its cache) that made it."""
     root = tmp_path_factory.mktemp("release")
     args = [*_ARGS, "--cache", str(root / "cache")]
-    assert main([*args, "--out", str(root / "base"), "--version", "2.1.0"]) == 0
+    assert main([*args, "--out", str(root / "base"), "--version", "2.1.0", "--pitch", "1.6"]) == 0
     return root / "base", args
 
 
@@ -32,10 +32,11 @@ def _phases(manifest: Manifest) -> list[dict[str, object]]:
 
 
 def test_fine_tune_of_a_released_model_records_its_phases(
-    released: tuple[Path, list[str]], tmp_path: Path
+    released: tuple[Path, list[str]], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """`--init-from <dir>/phone_detector.onnx` lists the model's own training phases (from its
-    manifest) before the new one; a model file without its manifest adds none."""
+    manifest) before the new one and keeps its working pitch; a model file without its manifest
+    adds no phases and, its pitch unknown, needs --pitch."""
     base, args = released
     (base_phase,) = _phases(Manifest.load(base / "manifest.json"))
     init = ["--init-from", str(base / "phone_detector.onnx")]
@@ -43,13 +44,17 @@ def test_fine_tune_of_a_released_model_records_its_phases(
     child = Manifest.load(tmp_path / "child" / "manifest.json")
     phases = _phases(child)
     assert phases[0] == base_phase and len(phases) == 2
+    assert phases[1]["pitch_mm"] == 1.6 and child.input.pitch_mm == 1.6
     assert str(phases[1]["init_from"]).endswith("base/phone_detector.onnx")
     assert (child.training.model_extra or {})["steps"] == 2
     lone = tmp_path / "lone"
     lone.mkdir()
     shutil.copy(base / "phone_detector.onnx", lone / "phone_detector.onnx")
     init = ["--init-from", str(lone / "phone_detector.onnx")]
-    assert main([*args, "--out", str(tmp_path / "orphan"), *init]) == 0
+    caplog.clear()
+    assert main([*args, "--out", str(tmp_path / "orphan"), *init]) == 1  # 2 mm in a 1.6 mm cache
+    assert "working pitch of" in caplog.text and "give --pitch" in caplog.text
+    assert main([*args, "--out", str(tmp_path / "orphan"), *init, "--pitch", "1.6"]) == 0
     (phase,) = _phases(Manifest.load(tmp_path / "orphan" / "manifest.json"))
     assert str(phase["init_from"]).endswith("lone/phone_detector.onnx")
 
