@@ -22,7 +22,9 @@ from models.training.errors import TrainingError
 
 __all__ = [
     "TrainedModel",
+    "is_onnx_model",
     "parent_pitch",
+    "release_manifest",
     "trained_from_checkpoint",
     "trained_from_release",
     "training_phases",
@@ -62,20 +64,37 @@ def trained_from_checkpoint(out: Path) -> TrainedModel:
     )
 
 
+def is_onnx_model(path: str | Path) -> bool:
+    """Whether ``path`` names an exported ONNX model (by its ``.onnx`` suffix)."""
+    return Path(path).suffix.lower() == ".onnx"
+
+
+def release_manifest(model_path: Path) -> Manifest:
+    """The manifest of an exported model: ``manifest.json`` beside it, naming it, sha256 matching.
+
+    Raises
+    ------
+    TrainingError
+        If there is none, it describes another file, or the model's sha256 differs.
+    """
+    where = f"{str(model_path)!r} needs its manifest.json beside it, matching the model"
+    try:
+        manifest = Manifest.load(model_path.parent / "manifest.json")
+        if manifest.file != model_path.name:
+            raise TrainingError(f"{where} (the one there describes {manifest.file!r})")
+        manifest.verify(model_path)
+    except (ManifestError, ModelIntegrityError) as exc:
+        raise TrainingError(f"{where} ({exc}); keep a model and its manifest together") from exc
+    return manifest
+
+
 def trained_from_release(source: Path, model: Path) -> TrainedModel:
     """A released model (``--init-from MODEL.onnx --stages calibrate`` with no run in ``--out``).
 
     Its manifest (beside it, naming it, sha256 matching) gives the pitch, stride and training
     record; the model is copied into the run folder and re-calibrated and re-measured as it is.
     """
-    where = f"re-measuring {str(source)!r} needs its manifest.json beside it"
-    try:
-        manifest = Manifest.load(source.parent / "manifest.json")
-        if manifest.file != source.name:
-            raise TrainingError(f"{where}; the one there describes {manifest.file!r}")
-        manifest.verify(source)
-    except (ManifestError, ModelIntegrityError) as exc:
-        raise TrainingError(f"{where}, matching the model ({exc})") from exc
+    manifest = release_manifest(source)
     model.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, model)
     info = manifest.training.model_extra or {}
@@ -102,7 +121,6 @@ def training_phases(cfg: Any, state: Any) -> list[dict[str, Any]]:
     checkpoint reached twice (a common parent of averaged runs) is listed once. An exported
     ``.onnx`` parent contributes the phases its manifest records.
     """
-    from models.training.onnx_weights import is_onnx_model
     from models.training.trainer import load_checkpoint
 
     phases: list[dict[str, Any]] = []
@@ -135,27 +153,9 @@ def _exported_phases(model_path: Path) -> list[dict[str, Any]]:
     The manifest is the ``manifest.json`` beside the model that names it; its sha256 must match,
     so the phases counted are those of this very file.
     """
-    manifest_path = model_path.parent / "manifest.json"
     try:
-        manifest = Manifest.load(manifest_path)
-    except ManifestError as exc:
-        logger.warning(
-            "%s has no readable manifest beside it (%s); its training steps are not counted",
-            model_path,
-            exc,
-        )
-        return []
-    if manifest.file != model_path.name:
-        logger.warning(
-            "%s describes %s, not %s; its training steps are not counted",
-            manifest_path,
-            manifest.file,
-            model_path.name,
-        )
-        return []
-    try:
-        manifest.verify(model_path)
-    except ModelIntegrityError as exc:
+        manifest = release_manifest(model_path)
+    except TrainingError as exc:
         logger.warning("%s; its training steps are not counted", exc)
         return []
     return [dict(ph) for ph in (manifest.training.model_extra or {}).get("phases", [])]
@@ -217,19 +217,18 @@ def _phase(cfg: Any, state: Any) -> dict[str, Any]:
 def parent_pitch(path: Path) -> float | None:
     """Working pitch (mm) of a run's parent: a checkpoint's, or an exported model's manifest's.
 
-    None when the parent is an ``.onnx`` model without a readable manifest naming it.
+    None when the parent is an ``.onnx`` model without its manifest (:func:`release_manifest`).
 
     Raises
     ------
     CheckpointError
         If a checkpoint parent is missing or unreadable.
     """
-    if path.suffix.lower() != ".onnx":
+    if not is_onnx_model(path):
         from models.training.trainer import load_checkpoint
 
         return float(load_checkpoint(path)[0].pitch_mm)
     try:
-        manifest = Manifest.load(path.parent / "manifest.json")
-    except ManifestError:
+        return release_manifest(path).input.pitch_mm
+    except TrainingError:
         return None
-    return manifest.input.pitch_mm if manifest.file == path.name else None

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from models.training.errors import CheckpointError
+from models.training.lineage import is_onnx_model
 from models.training.network import CenterNet, NetworkConfig
 
 __all__ = ["fit_batchnorm", "is_onnx_model", "load_onnx_network", "onnx_network_config"]
@@ -33,11 +34,6 @@ __all__ = ["fit_batchnorm", "is_onnx_model", "load_onnx_network", "onnx_network_
 logger = logging.getLogger(__name__)
 
 _STAGES = ("s4", "s8", "s16", "s32")
-
-
-def is_onnx_model(path: str | Path) -> bool:
-    """Whether ``path`` names an ONNX model (by its ``.onnx`` suffix)."""
-    return Path(path).suffix.lower() == ".onnx"
 
 
 def _module_path(node_name: str) -> str:

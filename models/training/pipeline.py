@@ -47,6 +47,7 @@ from models.training.cache import (
 from models.training.classes import CLASSES
 from models.training.errors import TrainingError
 from models.training.lineage import (
+    is_onnx_model,
     parent_pitch,
     trained_from_checkpoint,
     trained_from_release,
@@ -235,7 +236,7 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
     from models.training.trainer import CHECKPOINT
 
     model = opts.out / MODEL_FILE
-    release = opts.init_from if opts.init_from and opts.init_from.suffix == ".onnx" else None
+    release = opts.init_from if opts.init_from and is_onnx_model(opts.init_from) else None
     if release is not None and not (opts.out / CHECKPOINT).exists():
         trained = trained_from_release(release, model)
     elif not model.exists():
