@@ -165,6 +165,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "busy",
     )
     p.add_argument(
+        "--memory-gb",
+        type=_positive_float,
+        default=None,
+        help="memory the training scans may take, GB (default: half of this machine's); a "
+        "larger cache is trained on a window of scans that slides through it each epoch",
+    )
+    p.add_argument(
         "--hard-phone-weight",
         type=_at_least_one,
         default=2.0,
@@ -256,6 +263,7 @@ def _run(args: argparse.Namespace) -> int:
         flip_test=args.flip_test,
         device=args.device,
         loader_threads=args.loader_threads,
+        memory_gb=args.memory_gb,
         hard_phone_weight=args.hard_phone_weight,
         stride=args.stride,
         pitch_mm=args.pitch,

@@ -21,6 +21,7 @@ from torch.nn import functional as F
 from models.training.cache import CacheRecord, list_records, load_record
 from models.training.errors import DataError
 from models.training.network import STRIDE
+from models.training.record_pool import RecordPool
 from models.training.targets import make_targets
 
 __all__ = ["AugmentConfig", "Batch", "CropSampler"]
@@ -92,6 +93,10 @@ class CropSampler:
         Working pitch of the model (mm per pixel). A record made at another pitch is resampled
         to it as it is cropped (a 2 mm record feeds a 1.6 mm model with objects 1.25x larger);
         ``None`` takes every record at its own pitch.
+    memory_bytes : int, optional
+        Most memory the records may take (:class:`models.training.record_pool.RecordPool`);
+        ``None`` for half of the machine's memory. A larger cache is trained on a window of
+        records that slides through it one step per epoch.
     """
 
     def __init__(
@@ -104,6 +109,7 @@ class CropSampler:
         max_records: int | None = None,
         stride: int = STRIDE,
         pitch_mm: float | None = None,
+        memory_bytes: int | None = None,
     ) -> None:
         if pitch_mm is not None and not 0.0 < pitch_mm <= 50.0:
             raise DataError(
@@ -121,22 +127,29 @@ class CropSampler:
         self.max_records = max_records
         self.stride = stride
         self.pitch_mm = pitch_mm
-        self._records: dict[Path, CacheRecord] = {}
+        self._pool = RecordPool(_load_trimmed, memory_bytes)
+        self._held: list[CacheRecord] = []
+        #: Every usable record of the folder (all are drawn from, a window of them per epoch
+        #: when they do not fit in memory).
         self.paths: list[Path] = []
 
-    def refresh(self) -> int:
-        """Load records that appeared since the last call; returns how many are available."""
+    def refresh(self, epoch: int = 0) -> int:
+        """Take in records that appeared since the last call and hold those of ``epoch``.
+
+        Returns
+        -------
+        int
+            How many records the run draws from (over its epochs, when they do not all fit in
+            memory at once).
+        """
         paths = list_records(self.folder)
         if self.max_records is not None:
             paths = paths[: self.max_records]
-        for p in paths:
-            if p not in self._records:
-                try:
-                    self._records[p] = _trim(load_record(p))
-                except DataError as exc:
-                    logger.warning("%s", exc)
-        self.paths = [p for p in paths if p in self._records]
-        if not self.paths:
+        held = self._pool.update(paths, epoch)
+        self.paths = self._pool.usable(paths)
+        # one assignment, so batches drawn in background threads see either list whole
+        self._held = held
+        if not held:
             raise DataError(
                 f"no training records in {str(self.folder)!r}; generate them first "
                 "(`scanguard train` starts a generator) or check --cache"
@@ -230,8 +243,9 @@ class CropSampler:
 
     def batch(self, size: int, rng: np.random.Generator, augment: bool = True) -> Batch:
         """Draw one batch of ``size`` crops (records drawn uniformly with replacement)."""
-        if not self.paths:
+        if not self._held:
             self.refresh()
+        held = self._held
         ch, cw = self.crop
         ho, wo = ch // self.stride, cw // self.stride
         imgs = np.zeros((size, 1, ch, cw), np.float32)
@@ -240,7 +254,7 @@ class CropSampler:
         off = np.zeros((size, 2, ho, wo), np.float32)
         mask = np.zeros((size, ho, wo), np.float32)
         for k in range(size):
-            rec = self._records[self.paths[int(rng.integers(len(self.paths)))]]
+            rec = held[int(rng.integers(len(held)))]
             patch, boxes, labels = self._crop_one(rec, rng)
             imgs[k, 0] = patch
             t = make_targets(boxes, labels, (ho, wo), self.num_classes, self.stride)
@@ -273,6 +287,15 @@ def _object_weights(rec: CacheRecord, aug: AugmentConfig) -> NDArray[np.float64]
 _AIR_LEVEL = 0.02
 #: Margin (working pixels) of air kept around the body when trimming.
 _TRIM_MARGIN = 48
+
+
+def _load_trimmed(path: Path) -> CacheRecord | None:
+    """A record with the air around the body cut; None (and a warning) if it is unreadable."""
+    try:
+        return _trim(load_record(path))
+    except DataError as exc:
+        logger.warning("%s", exc)
+        return None
 
 
 def _trim(rec: CacheRecord) -> CacheRecord:

@@ -104,6 +104,8 @@ class PipelineOptions:
     flip_test: bool = True
     device: str = "auto"
     loader_threads: int = 0
+    #: Memory the training records may take, GB; None for half of the machine's.
+    memory_gb: float | None = None
     hard_phone_weight: float = 2.0
     stride: int = 4
     #: None: the parent's pitch with ``init_from``, else :data:`DEFAULT_PITCH_MM`.
@@ -192,6 +194,7 @@ def _fit(opts: PipelineOptions, generators: list[subprocess.Popen[bytes]]) -> No
         lr=opts.lr,
         device=opts.device,
         loader_threads=opts.loader_threads,
+        memory_gb=opts.memory_gb,
         augment=replace(augment, hard_phone_weight=opts.hard_phone_weight),
         network=replace(network, stride=opts.stride),
         pitch_mm=opts.pitch_mm or DEFAULT_PITCH_MM,

@@ -87,6 +87,10 @@ class TrainConfig:
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda"``.
     loader_threads : int
         Background threads preparing batches (0: prepared inline between steps).
+    memory_gb : float, optional
+        Memory the training records may take, GB (``None``: half of the machine's). A larger
+        cache is trained on a window of records that slides through it one step per epoch
+        (:class:`models.training.record_pool.RecordPool`).
     pitch_mm : float
         Working pitch of the model (mm per pixel); records made at another pitch are resampled
         to it (:class:`models.training.data.CropSampler`).
@@ -111,6 +115,7 @@ class TrainConfig:
     init_from: str | None = None
     device: str = "auto"
     loader_threads: int = 0
+    memory_gb: float | None = None
     pitch_mm: float = 2.0
     network: NetworkConfig = field(default_factory=NetworkConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -274,12 +279,12 @@ def _ema_update(ema: CenterNet, model: CenterNet, decay: float) -> None:
 
 
 def _wait_for_records(
-    sampler: CropSampler, need: int, producing: Callable[[], bool] | None = None
+    sampler: CropSampler, need: int, producing: Callable[[], bool] | None = None, epoch: int = 0
 ) -> int:
     """Block until the cache holds ``need`` records; fail if nothing is producing them."""
     while True:
         try:
-            n = sampler.refresh()
+            n = sampler.refresh(epoch)
         except DataError:
             n = 0
         if n >= need:
@@ -478,6 +483,7 @@ def train(
         saved.minutes, saved.cache, saved.max_records = cfg.minutes, cfg.cache, cfg.max_records
         saved.epochs, saved.threads, saved.out = cfg.epochs, cfg.threads, cfg.out
         saved.device, saved.loader_threads = cfg.device, cfg.loader_threads
+        saved.memory_gb = cfg.memory_gb
         cfg = saved
         rng = np.random.default_rng()
         assert state.rng_state is not None
@@ -499,8 +505,9 @@ def train(
         max_records=cfg.max_records,
         stride=cfg.network.stride,
         pitch_mm=cfg.pitch_mm,
+        memory_bytes=round(cfg.memory_gb * 1e9) if cfg.memory_gb else None,
     )
-    _wait_for_records(sampler, cfg.min_records, producing)
+    _wait_for_records(sampler, cfg.min_records, producing, state.epoch)
     if refit_batchnorm:
         # its own generator, so the training batches that follow do not depend on this
         fit_rng = np.random.default_rng([cfg.seed, 1])
@@ -527,7 +534,7 @@ def train(
     stop = False
     window: list[dict[str, float]] = []
     while state.step < total_steps and not stop:
-        n_rec = sampler.refresh()
+        n_rec = sampler.refresh(state.epoch)
         if n_rec >= state.records:
             state.records, state.seed_bounds = n_rec, _seed_bounds(sampler.paths)
         bar = tqdm(

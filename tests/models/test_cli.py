@@ -66,6 +66,16 @@ def test_device_and_loader_threads_options(capsys: pytest.CaptureFixture[str]) -
     assert "--loader-threads" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value", ["0", "-4", "lots"])
+def test_bad_memory_budget_rejected(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """--memory-gb is a positive number of GB (default: half of the machine's memory)."""
+    assert build_parser().parse_args(["train"]).memory_gb is None
+    assert build_parser().parse_args(["train", "--memory-gb", "12.5"]).memory_gb == 12.5
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--memory-gb", value])
+    assert "--memory-gb" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("value", ["0.5", "-2", "often"])
 def test_bad_hard_phone_weight_rejected(value: str, capsys: pytest.CaptureFixture[str]) -> None:
     """The hard-phone weight is a factor of at least 1; anything else is refused."""
