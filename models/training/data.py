@@ -310,7 +310,8 @@ def _trim(rec: CacheRecord) -> CacheRecord:
     boxes = rec.boxes.copy()
     boxes[:, 0] -= x0
     boxes[:, 1] -= y0
-    return CacheRecord(np.ascontiguousarray(rec.image[y0:y1, x0:x1]), boxes, rec.labels, rec.meta)
+    # a copy even where the cut is contiguous, so that the whole image is freed
+    return CacheRecord(rec.image[y0:y1, x0:x1].copy(), boxes, rec.labels, rec.meta)
 
 
 def _blur(x: Tensor, sigma: float) -> Tensor:

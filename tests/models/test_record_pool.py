@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from models.training.cache import CacheRecord
-from models.training.data import CropSampler
+from models.training.data import CropSampler, _load_trimmed
 from models.training.errors import DataError
 from models.training.record_pool import RecordPool, _nbytes, default_memory_bytes
 
@@ -151,3 +151,16 @@ def test_sampler_draws_from_the_window_only(standin_cache: Path) -> None:
     assert {r.meta["seed"] for r in small._held} != {
         r.meta["seed"] for r in full._held[: len(window0)]
     }
+
+
+def test_trimmed_records_free_the_whole_image(tmp_path: Path) -> None:
+    """A record cut to the body owns its pixels, so the pool's byte count is what it holds."""
+    image = np.zeros((200, 48), np.float16)
+    image[100:140, :] = 1.0  # body across the full width: the cut is a contiguous run of rows
+    rec = CacheRecord(image, np.array([[5, 110, 8, 8]], np.float32), np.zeros(1, np.int64), {})
+    rec.save(tmp_path / "train-000000000000.npz")
+    cut = _load_trimmed(tmp_path / "train-000000000000.npz")
+    assert cut is not None and cut.image.base is None
+    assert cut.image.shape == (136, 48)  # 48 rows of air kept on either side
+    assert cut.boxes[0, 1] == 110 - 52
+    assert _load_trimmed(tmp_path / "missing.npz") is None
