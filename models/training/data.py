@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from models.training.cache import CacheRecord, list_records, load_record
 from models.training.errors import DataError
 from models.training.network import STRIDE
-from models.training.record_pool import RecordPool
+from models.training.record_pool import RecordPool, own_pages
 from models.training.targets import make_targets
 
 __all__ = ["AugmentConfig", "Batch", "CropSampler"]
@@ -303,7 +303,7 @@ def _trim(rec: CacheRecord) -> CacheRecord:
     rows = np.nonzero((rec.image > _AIR_LEVEL).any(axis=1))[0]
     cols = np.nonzero((rec.image > _AIR_LEVEL).any(axis=0))[0]
     if rows.size == 0 or cols.size == 0:
-        return rec
+        return CacheRecord(own_pages(rec.image), rec.boxes, rec.labels, rec.meta)
     h, w = rec.image.shape
     y0, y1 = max(0, int(rows[0]) - _TRIM_MARGIN), min(h, int(rows[-1]) + 1 + _TRIM_MARGIN)
     x0, x1 = max(0, int(cols[0]) - _TRIM_MARGIN), min(w, int(cols[-1]) + 1 + _TRIM_MARGIN)
@@ -311,7 +311,7 @@ def _trim(rec: CacheRecord) -> CacheRecord:
     boxes[:, 0] -= x0
     boxes[:, 1] -= y0
     # a copy even where the cut is contiguous, so that the whole image is freed
-    return CacheRecord(rec.image[y0:y1, x0:x1].copy(), boxes, rec.labels, rec.meta)
+    return CacheRecord(own_pages(rec.image[y0:y1, x0:x1]), boxes, rec.labels, rec.meta)
 
 
 def _blur(x: Tensor, sigma: float) -> Tensor:

@@ -12,7 +12,7 @@ import pytest
 from models.training.cache import CacheRecord
 from models.training.data import CropSampler, _load_trimmed
 from models.training.errors import DataError
-from models.training.record_pool import RecordPool, _nbytes, default_memory_bytes
+from models.training.record_pool import RecordPool, _nbytes, default_memory_bytes, own_pages
 
 #: Bytes of one fake record: a 10x10 float16 image, one box, one label.
 _REC_BYTES = 10 * 10 * 2 + 16 + 8
@@ -37,6 +37,14 @@ class _Loader:
             np.zeros(1, np.int64),
             {"name": path.name},
         )
+
+
+def _root_bytes(a: np.ndarray) -> int:
+    """Size of the buffer at the root of ``a``'s chain of views."""
+    base: object = a
+    while isinstance(base, np.ndarray) and base.base is not None:
+        base = base.base
+    return base.nbytes if isinstance(base, np.ndarray) else len(base)  # type: ignore[arg-type]
 
 
 def _paths(n: int) -> list[Path]:
@@ -160,7 +168,21 @@ def test_trimmed_records_free_the_whole_image(tmp_path: Path) -> None:
     rec = CacheRecord(image, np.array([[5, 110, 8, 8]], np.float32), np.zeros(1, np.int64), {})
     rec.save(tmp_path / "train-000000000000.npz")
     cut = _load_trimmed(tmp_path / "train-000000000000.npz")
-    assert cut is not None and cut.image.base is None
+    assert cut is not None
+    assert _root_bytes(cut.image) == cut.image.nbytes
     assert cut.image.shape == (136, 48)  # 48 rows of air kept on either side
     assert cut.boxes[0, 1] == 110 - 52
     assert _load_trimmed(tmp_path / "missing.npz") is None
+
+
+@pytest.mark.parametrize("shape", [(7, 5), (0, 3), (4,)])
+def test_own_pages_copies_into_a_buffer_of_its_own(shape: tuple[int, ...]) -> None:
+    a = np.arange(int(np.prod(shape)), dtype=np.float16).reshape(shape)
+    b = own_pages(a)
+    assert b.shape == a.shape and b.dtype == a.dtype and b.flags.c_contiguous
+    np.testing.assert_array_equal(b, a)
+    big = np.zeros((100, 100), np.float16)
+    view = own_pages(big[:3, :5])
+    assert _root_bytes(view) == 3 * 5 * 2
+    view[...] = 9  # writable, and the source is untouched
+    assert float(big[:3, :5].max()) == 0.0
