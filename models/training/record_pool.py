@@ -65,7 +65,9 @@ def own_pages(a: NDArray[_G]) -> NDArray[_G]:
     """
     if a.nbytes == 0:
         return a.copy()
-    buf = mmap.mmap(-1, a.nbytes)
+    # private where the platform has it, so that a forked process cannot write into the record
+    private = {"flags": mmap.MAP_PRIVATE} if hasattr(mmap, "MAP_PRIVATE") else {}
+    buf = mmap.mmap(-1, a.nbytes, **private)
     out: NDArray[_G] = np.frombuffer(buf, dtype=a.dtype, count=a.size).reshape(a.shape)
     out[...] = a
     return out
