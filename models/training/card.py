@@ -111,6 +111,7 @@ def _phases(phases: Any) -> str:
         f"({p['wall_time_s'] / 60:.0f} min"
         + (" on a CUDA GPU" if p.get("device") == "cuda" else "")
         + (f", {p['threads']} thread(s)" if p.get("threads") else "")
+        + (f", seed {p['seed']}" if "seed" in p else "")
         + (f", peak lr {p['lr']:g}" if p.get("lr") else "")
         + (
             f", hard phones weighted {p['hard_phone_weight']:g}x"
@@ -210,7 +211,8 @@ Simulated scans only ({t.simulator}): {t.n_train_scans} training scans
 dose, noise, detector stripes, body, pose, clutter, object kind, concealment and pose.
 Training augmentations aimed at other scanners: attenuation gain 0.8-1.25, power law 0.85-1.15,
 added quantum noise, blur, stripes, offsets, scale jitter 0.85-1.2, left-right flips; random
-crops biased towards objects. Training seed {t.seed}; AdamW with warm-up and cosine decay, EMA
+crops biased towards objects. Seed {t.seed} (`--seed`) drew the held-out calibration and test
+scans; each phase lists the seed it trained with. AdamW with warm-up and cosine decay, EMA
 weights exported. Phases, oldest first: {_phases(extra.get("phases"))}.
 {extra.get("steps", "n/a")} steps in all, training wall time {t.wall_time_s / 60:.0f} min
 ({_where(extra.get("phases"))}).

@@ -151,6 +151,7 @@ def test_standin_pipeline_end_to_end(tmp_path: Path) -> None:
     assert phase["cache"].endswith("cache/train")
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "hard phones weighted 3x" in card and "Where it fails: " in card
+    assert "thread(s), seed 0," in card and "Seed 0 (`--seed`) drew the held-out" in card
     robust = manifest.metrics["robustness"]
     assert robust["n_scans"] == 6 and set(robust["perturbations"]) == {
         p.name for p in PERTURBATIONS
