@@ -129,8 +129,8 @@ class CropSampler:
         self.pitch_mm = pitch_mm
         self._pool = RecordPool(_load_trimmed, memory_bytes)
         self._held: list[CacheRecord] = []
-        #: Every usable record of the folder (all are drawn from, a window of them per epoch
-        #: when they do not fit in memory).
+        #: The usable records of the folder drawn from up to the last refreshed epoch: all of
+        #: them, or those a sliding window has reached when they do not fit in memory.
         self.paths: list[Path] = []
 
     def refresh(self, epoch: int = 0) -> int:
@@ -139,14 +139,14 @@ class CropSampler:
         Returns
         -------
         int
-            How many records the run draws from (over its epochs, when they do not all fit in
-            memory at once).
+            How many records the run has drawn from up to ``epoch`` (all usable records when
+            they fit in memory).
         """
         paths = list_records(self.folder)
         if self.max_records is not None:
             paths = paths[: self.max_records]
         held = self._pool.update(paths, epoch)
-        self.paths = self._pool.usable(paths)
+        self.paths = self._pool.drawn(paths, epoch)
         # one assignment, so batches drawn in background threads see either list whole
         self._held = held
         if not held:

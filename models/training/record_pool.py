@@ -143,15 +143,26 @@ class RecordPool:
             self._take(p, rec)
         self._prefetched = {}
 
+    def _step(self) -> int:
+        assert self.capacity is not None
+        return max(1, round(self.capacity * self.slide))
+
     def window(self, paths: Sequence[Path], epoch: int) -> list[Path]:
         """Records held during ``epoch`` (all of ``paths`` when they fit)."""
         paths = self.usable(paths)
         n = len(paths)
         if self.capacity is None or self.capacity >= n:
             return list(paths)
-        step = max(1, round(self.capacity * self.slide))
-        start = (epoch * step) % n
+        start = (epoch * self._step()) % n
         return [paths[(start + i) % n] for i in range(self.capacity)]
+
+    def drawn(self, paths: Sequence[Path], epoch: int) -> list[Path]:
+        """Records held in epochs 0 to ``epoch``: the first ones of ``paths`` the window has
+        reached, or all of them."""
+        paths = self.usable(paths)
+        if self.capacity is None or self.capacity >= len(paths):
+            return list(paths)
+        return list(paths[: self.capacity + epoch * self._step()])
 
     def update(self, paths: Sequence[Path], epoch: int) -> list[CacheRecord]:
         """Hold the records of ``epoch`` and return them, in the order of ``paths``' window.

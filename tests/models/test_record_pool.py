@@ -82,6 +82,8 @@ def test_window_slides_through_a_cache_larger_than_the_budget() -> None:
         # only the window is held (the prefetch is not taken in until the next update)
         assert pool.held_bytes == 10 * _REC_BYTES
         seen.update(names)
+        # what the run has drawn from so far: the records the window has reached
+        assert {p.name for p in pool.drawn(paths, epoch)} == seen
     assert seen == {p.name for p in paths}
     # each record is loaded once per visit of the window, not once per epoch
     assert len(load.loads) == 10 + 12 * 2  # epoch 0, then 2 new per epoch (prefetched)
@@ -149,16 +151,18 @@ def test_sampler_draws_from_the_window_only(standin_cache: Path) -> None:
     assert full.refresh() == 12
     per = full._pool.held_bytes / 12
     small = CropSampler(standin_cache, crop=(128, 96), memory_bytes=int(per * 3.5))
-    assert small.refresh(0) == 12  # the run draws from all 12, a window at a time
+    n0 = small.refresh(0)  # the first window only
     assert small._pool.capacity is not None and 3 <= small._pool.capacity <= 5
+    assert n0 == small._pool.capacity == len(small.paths)
     window0 = {id(r) for r in small._held}
     assert len(window0) == small._pool.capacity
     b = small.batch(4, np.random.default_rng(0))
     assert b.image.shape == (4, 1, 128, 96)
-    small.refresh(1)
+    assert small.refresh(1) > n0
     assert {r.meta["seed"] for r in small._held} != {
         r.meta["seed"] for r in full._held[: len(window0)]
     }
+    assert small.refresh(12) == 12  # the window has reached every record
 
 
 def test_trimmed_records_free_the_whole_image(tmp_path: Path) -> None:
