@@ -302,11 +302,11 @@ def _trim(rec: CacheRecord) -> CacheRecord:
     """Cut the air around the body (keeps memory down); boxes follow the cut."""
     rows = np.nonzero((rec.image > _AIR_LEVEL).any(axis=1))[0]
     cols = np.nonzero((rec.image > _AIR_LEVEL).any(axis=0))[0]
-    if rows.size == 0 or cols.size == 0:
-        return CacheRecord(own_pages(rec.image), rec.boxes, rec.labels, rec.meta)
     h, w = rec.image.shape
-    y0, y1 = max(0, int(rows[0]) - _TRIM_MARGIN), min(h, int(rows[-1]) + 1 + _TRIM_MARGIN)
-    x0, x1 = max(0, int(cols[0]) - _TRIM_MARGIN), min(w, int(cols[-1]) + 1 + _TRIM_MARGIN)
+    y0, y1, x0, x1 = 0, h, 0, w  # all air: kept whole
+    if rows.size and cols.size:
+        y0, y1 = max(0, int(rows[0]) - _TRIM_MARGIN), min(h, int(rows[-1]) + 1 + _TRIM_MARGIN)
+        x0, x1 = max(0, int(cols[0]) - _TRIM_MARGIN), min(w, int(cols[-1]) + 1 + _TRIM_MARGIN)
     boxes = rec.boxes.copy()
     boxes[:, 0] -= x0
     boxes[:, 1] -= y0
