@@ -98,6 +98,40 @@ def _where(phases: Any) -> str:
     return cpu
 
 
+#: Augmentation ranges of the phases that predate their recording in the lineage.
+_EARLY_AUGMENT = {
+    "gain_range": [0.8, 1.25],
+    "gamma_range": [0.85, 1.15],
+    "scale_range": [0.85, 1.2],
+    "blur_sigma": [0.3, 1.2],
+    "p_blur": 0.3,
+}
+
+
+def _augment_text(aug: dict[str, Any]) -> str:
+    def span(key: str) -> str:
+        lo, hi = aug[key]
+        return f"{lo:g}-{hi:g}"
+
+    return (
+        f"attenuation gain {span('gain_range')}, power law {span('gamma_range')}, "
+        f"crop scale {span('scale_range')}, blur sigma {span('blur_sigma')} px "
+        f"(in {aug['p_blur']:.0%} of crops)"
+    )
+
+
+def _augmentations(phases: Any) -> str:
+    """The augmentation ranges of the newest phase, and of the earlier ones where they differ."""
+    trained = [p for p in phases or [] if not p.get("averaged_from")]
+    if not trained:
+        return ""
+    newest = trained[-1].get("augment") or _EARLY_AUGMENT
+    text = f" (newest phase): {_augment_text(newest)}"
+    if any((p.get("augment") or _EARLY_AUGMENT) != newest for p in trained):
+        text += f"; phases listed without ranges: {_augment_text(_EARLY_AUGMENT)}"
+    return text
+
+
 def _phases(phases: Any) -> str:
     if not phases:
         return "n/a"
@@ -120,6 +154,7 @@ def _phases(phases: Any) -> str:
         )
         + (f", output stride {p['stride']}" if p.get("stride", 4) != 4 else "")
         + (f", {p['pitch_mm']:g} mm pitch" if p.get("pitch_mm", 2.0) != 2.0 else "")
+        + (f", augmented with {_augment_text(p['augment'])}" if p.get("augment") else "")
         + (f", {p['scans']} scans in `{p['cache']}`" if p.get("scans") else "")
         + ")"
         for p in phases
@@ -209,11 +244,11 @@ Simulated scans only ({t.simulator}): {t.n_train_scans} training scans
 ({_seeds(extra.get("train_seeds"))}), each through a randomly chosen vendor-style DICOM encoding and
 `scanner.read_scan`, then the shared preprocessing. Randomised by the simulator: pitch, kVp,
 dose, noise, detector stripes, body, pose, clutter, object kind, concealment and pose.
-Training augmentations aimed at other scanners: attenuation gain 0.8-1.25, power law 0.85-1.15,
-added quantum noise, blur, stripes, offsets, scale jitter 0.85-1.2, left-right flips; random
-crops biased towards objects. Seed {t.seed} (`--seed`) drew the held-out calibration and test
-scans; each phase lists the seed it trained with. AdamW with warm-up and cosine decay, EMA
-weights exported. Phases, oldest first: {_phases(extra.get("phases"))}.
+Training augmentations aimed at other scanners{_augmentations(extra.get("phases"))}, added
+quantum noise, stripes, offsets, left-right flips; random crops biased towards objects.
+Seed {t.seed} (`--seed`) drew the held-out calibration and test scans; each phase lists the
+seed it trained with. AdamW with warm-up and cosine decay, EMA weights exported.
+Phases, oldest first: {_phases(extra.get("phases"))}.
 {extra.get("steps", "n/a")} steps in all, training wall time {t.wall_time_s / 60:.0f} min
 ({_where(extra.get("phases"))}).
 

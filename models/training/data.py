@@ -38,15 +38,19 @@ class AugmentConfig:
     phone_weight: float = 3.0
     #: Extra factor for the hard phones: mini phones and internal concealment.
     hard_phone_weight: float = 2.0
-    scale_range: tuple[float, float] = (0.85, 1.2)
+    #: Crop size relative to the output crop: above 1 shrinks the objects (0.8 makes them 25 %
+    #: larger, 1.35 about 26 % smaller), as a wrongly stated pixel spacing would.
+    scale_range: tuple[float, float] = (0.8, 1.35)
     flip: float = 0.5
     gain_range: tuple[float, float] = (0.8, 1.25)
-    gamma_range: tuple[float, float] = (0.85, 1.15)
+    #: Power law on the attenuation (another detector response or vendor log conversion).
+    gamma_range: tuple[float, float] = (0.75, 1.25)
     p_noise: float = 0.3
     #: log10 range of air photons per pixel for the added quantum noise.
     noise_log10_photons: tuple[float, float] = (4.0, 6.5)
-    p_blur: float = 0.3
-    blur_sigma: tuple[float, float] = (0.3, 1.2)
+    p_blur: float = 0.4
+    #: Gaussian sigma of the extra blur in working pixels (2.2 px is 3.5 mm at 1.6 mm pitch).
+    blur_sigma: tuple[float, float] = (0.3, 2.2)
     p_stripes: float = 0.3
     stripe_std: float = 0.01
     offset: float = 0.02

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +178,10 @@ def training_scans(phases: list[dict[str, Any]]) -> tuple[int, str]:
     return sum(n for n, _ in series.values()), ", ".join(s for _, s in series.values() if s)
 
 
+#: The augmentation ranges a phase records (those aimed at other scanners; see the model card).
+_AUGMENT_KEYS = ("gain_range", "gamma_range", "scale_range", "blur_sigma", "p_blur")
+
+
 def _phase(cfg: Any, state: Any) -> dict[str, Any]:
     """One training phase: its steps, batch, crop, stride, threads, wall time and training cache."""
     if state.averaged_from:
@@ -202,6 +206,7 @@ def _phase(cfg: Any, state: Any) -> dict[str, Any]:
         "threads": cfg.threads,
         "lr": cfg.lr,
         "hard_phone_weight": cfg.augment.hard_phone_weight,
+        "augment": {key: asdict(cfg.augment)[key] for key in _AUGMENT_KEYS},
         "stride": cfg.network.stride,
         "pitch_mm": cfg.pitch_mm,
         "device": cfg.device if cfg.device != "auto" else "cpu",

@@ -9,6 +9,7 @@ import pytest
 
 from detect import Detector
 from models.manifest import Manifest
+from models.training.data import AugmentConfig
 from models.training.robustness import PERTURBATIONS
 from scanguard.cli import build_parser, main
 
@@ -149,7 +150,12 @@ def test_standin_pipeline_end_to_end(tmp_path: Path) -> None:
         >= manifest.metrics["phone_failures"]["with_peak"]
     )
     assert phase["cache"].endswith("cache/train")
+    aug = AugmentConfig()
+    assert phase["augment"]["scale_range"] == list(aug.scale_range)
+    assert phase["augment"]["blur_sigma"] == list(aug.blur_sigma)
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    lo, hi = aug.scale_range
+    assert f"crop scale {lo:g}-{hi:g}" in card and "phases listed without ranges" not in card
     assert "hard phones weighted 3x" in card and "Where it fails: " in card
     assert "thread(s), seed 0," in card and "Seed 0 (`--seed`) drew the held-out" in card
     robust = manifest.metrics["robustness"]
