@@ -91,7 +91,10 @@ class Perturbation:
         return np.clip(x, 0.0, spec.clip_max).astype(np.float32), boxes
 
 
-#: The changes measured for every model (amounts chosen just outside the training augmentation).
+#: The changes measured for every model. The first seven amounts lay just outside the training
+#: augmentation of the models up to 1.5.0; since its blur and scale ranges were widened
+#: (:class:`models.training.data.AugmentConfig`), blur 3 mm and objects 20 % smaller lie inside
+#: them and blur 5 mm and objects 30 % smaller just outside.
 PERTURBATIONS: tuple[Perturbation, ...] = (
     Perturbation("gain_0.7", "attenuation x0.7 (harder beam, other calibration)", "gain", 0.7),
     Perturbation("gain_1.4", "attenuation x1.4 (softer beam, other calibration)", "gain", 1.4),
@@ -107,6 +110,10 @@ PERTURBATIONS: tuple[Perturbation, ...] = (
     ),
     Perturbation(
         "larger_1.25", "objects 25 % larger (pixel spacing stated 25 % too large)", "scale", 1.25
+    ),
+    Perturbation("blur_5mm", "extra detector blur, sigma 5 mm", "blur", 5.0),
+    Perturbation(
+        "smaller_0.7", "objects 30 % smaller (pixel spacing stated 30 % too small)", "scale", 0.7
     ),
 )
 

@@ -10,6 +10,7 @@ import pytest
 from scipy import ndimage
 
 from models.manifest import InputSpec
+from models.training.data import AugmentConfig
 from models.training.evaluate import ScanPrediction, _match
 from models.training.robustness import PERTURBATIONS, Perturbation, phone_ap50, robustness
 
@@ -113,3 +114,14 @@ def test_robustness_compares_each_change_with_the_unchanged_scans() -> None:
     gain = out["perturbations"]["gain_0.7"]
     assert gain["delta"] == {"value": 0.0, "ci95": [0.0, 0.0]}
     assert gain["description"].startswith("attenuation x0.7")
+
+
+def test_some_changes_lie_beyond_the_training_augmentation() -> None:
+    """At least one blur and one shrinking change go further than training ever does, so the
+    table keeps measuring the model outside what it was augmented for."""
+    aug = AugmentConfig()
+    spec = InputSpec(pitch_mm=1.6)
+    blurs = [p.amount / spec.pitch_mm for p in PERTURBATIONS if p.kind == "blur"]
+    shrinks = [1.0 / p.amount for p in PERTURBATIONS if p.kind == "scale" and p.amount < 1]
+    assert max(blurs) > aug.blur_sigma[1]
+    assert max(shrinks) > aug.scale_range[1]
