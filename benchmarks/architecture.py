@@ -5,7 +5,8 @@ same compute as trained ones) with output stride 4 (shipped) and 2, and times on
 model input of a body scan at the 2.0 mm working pitch and at 1.5 mm, alternating the variants in
 every round so that machine load affects them alike. Prints each variant's median time and its
 ratio to the shipped configuration; the flip test (``manifest.outputs.flip_test``) doubles every
-figure. Needs the ``train`` extra (PyTorch) for the export.
+figure, and the zoom test (``manifest.outputs.zoom_test``) adds one pass on an input enlarged by
+its factor (about factor squared of a pass). Needs the ``train`` extra (PyTorch) for the export.
 
 Usage::
 
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         shape = "x".join(str(d) for d in inputs[name].shape[2:])
         med = float(np.median(t))
         print(f"{name:<28}{shape:>12}{med:11.1f}{med / base:8.2f}")
-    print("(one pass; the flip test runs two)")
+    print("(one pass; the flip test runs two, the zoom test one more on an enlarged input)")
     return 0
 
 

@@ -18,10 +18,12 @@ from detect.postprocess import Detections, decode, nms
 from detect.preprocess import (
     MAX_TILE,
     TILE_OVERLAP,
+    Enlarged,
     Preprocessed,
     Tile,
     Window,
     content_window,
+    enlarge,
     preprocess,
     tile_window,
 )
@@ -227,16 +229,24 @@ class Detector:
         pre = preprocess(scan.image, scan.spacing, self.manifest.input)
         tiles = tile_window(self._window(pre), self.manifest.input, max_tile=self.max_tile)
         preprocess_ms = _ms(t0)
-        parts = []
+        parts: list[tuple[Tile, CenterNetOutputs, Enlarged | None]] = []
         infer_ms = 0.0
+        zoom = self.manifest.outputs.zoom_test
         for tile in tiles:
             t0 = time.perf_counter()
-            raw = self.session.run(tile.window.crop(pre))
+            crop = tile.window.crop(pre)
+            parts.append((tile, self.session.run(crop), None))
+            if zoom is not None:
+                vh, vw = tile.window.valid_shape(pre)
+                big = enlarge(crop[0, 0, :vh, :vw], zoom, self.manifest.input)
+                parts.append((tile, self.session.run(big.tensor, flip=False), big))
             infer_ms += _ms(t0)
-            parts.append((tile, raw))
         t0 = time.perf_counter()
         dets = Detections.concat(
-            [self._decode(scan, pre, tile, raw, tiled=len(tiles) > 1) for tile, raw in parts]
+            [
+                self._decode(scan, pre, tile, raw, tiled=len(tiles) > 1, enlarged=big)
+                for tile, raw, big in parts
+            ]
         )
         return self._postprocess(scan, pre, dets, decode_ms, preprocess_ms, infer_ms, t0)
 
@@ -246,23 +256,37 @@ class Detector:
         return Window(0, pre.tensor.shape[2], 0, pre.tensor.shape[3])
 
     def _decode(
-        self, scan: Scan, pre: Preprocessed, tile: Tile, raw: CenterNetOutputs, *, tiled: bool
+        self,
+        scan: Scan,
+        pre: Preprocessed,
+        tile: Tile,
+        raw: CenterNetOutputs,
+        *,
+        tiled: bool,
+        enlarged: Enlarged | None = None,
     ) -> Detections:
+        """Peaks of one pass over one tile, in original pixels.
+
+        The zoom-test pass (``enlarged``) ran on the tile enlarged by ``enlarged.factor``: its
+        coordinates are in enlarged pixels, so the tile's origin and core are enlarged and
+        the working-to-original scale is divided by the same factor.
+        """
         m = self.manifest
         w = tile.window
         c = tile.core
+        fr, fc = (1.0, 1.0) if enlarged is None else enlarged.factor
         return decode(
             raw.heatmap,
             raw.wh,
             raw.offset,
             stride=m.outputs.stride,
-            scale=pre.scale,
-            valid_shape=w.valid_shape(pre),
+            scale=(pre.scale[0] / fr, pre.scale[1] / fc),
+            valid_shape=w.valid_shape(pre) if enlarged is None else enlarged.valid_shape,
             image_shape=scan.shape,
             top_k=m.thresholds.top_k,
             peak_min_score=m.thresholds.peak_min_score,
-            origin=w.origin,
-            core=(c.row0, c.row1, c.col0, c.col1) if tiled else None,
+            origin=(w.row0 * fr, w.col0 * fc),
+            core=(c.row0 * fr, c.row1 * fr, c.col0 * fc, c.col1 * fc) if tiled else None,
         )
 
     def _postprocess(

@@ -75,8 +75,8 @@ def decode(
     image_shape: tuple[int, int],
     top_k: int,
     peak_min_score: float,
-    origin: tuple[int, int] = (0, 0),
-    core: tuple[int, int, int, int] | None = None,
+    origin: tuple[float, float] = (0, 0),
+    core: tuple[float, float, float, float] | None = None,
 ) -> Detections:
     """Decode CenterNet outputs of one image into boxes in original pixels.
 
@@ -100,12 +100,13 @@ def decode(
         At most this many peaks (over all classes, highest first).
     peak_min_score : float
         Peaks below this raw score are dropped.
-    origin : tuple of int
-        (row, col) in working pixels of the model input's top-left corner, when the model ran
+    origin : tuple of float
+        (row, col) in input pixels of the model input's top-left corner, when the model ran
         on a window of the working image (see :func:`detect.preprocess.content_window`);
-        ``valid_shape`` is then the valid part of that window.
-    core : tuple of int, optional
-        ``(row0, row1, col0, col1)`` in working pixels: keep only peaks whose box centre lies in
+        ``valid_shape`` is then the valid part of that window. For an enlarged input
+        (zoom test) both are in enlarged pixels and ``scale`` is divided by the enlargement.
+    core : tuple of float, optional
+        ``(row0, row1, col0, col1)`` in input pixels: keep only peaks whose box centre lies in
         ``[row0, row1) x [col0, col1)`` (tiled inference, :func:`detect.preprocess.tile_window`).
 
     Returns

@@ -16,15 +16,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detect.errors import InputError
-from kernels import KernelError, destripe, resample
+from kernels import KernelError, destripe, resample, resize
 from models.manifest import InputSpec
 
 __all__ = [
+    "Enlarged",
     "InputSpec",
     "Preprocessed",
     "Tile",
     "Window",
     "content_window",
+    "enlarge",
     "preprocess",
     "tile_window",
 ]
@@ -143,6 +145,61 @@ def preprocess(
     np.clip(tensor[0, 0, :h, :w], 0.0, np.float32(spec.clip_max), out=tensor[0, 0, :h, :w])
     scale = (arr.shape[0] / h, arr.shape[1] / w)
     return Preprocessed(tensor=tensor, scale=scale, valid_shape=(h, w))
+
+
+@dataclass(frozen=True)
+class Enlarged:
+    """A model input enlarged for the zoom test (``OutputSpec.zoom_test``).
+
+    Attributes
+    ----------
+    tensor : ndarray of float32, shape (1, 1, H, W)
+        The enlarged image, zero-padded bottom/right to a multiple of ``pad_multiple``.
+    factor : tuple of float
+        (row, col) enlarged pixels per input pixel: the requested factor after rounding the size.
+    valid_shape : tuple of int
+        (rows, cols) of the enlarged image before padding.
+    """
+
+    tensor: NDArray[np.float32]
+    factor: tuple[float, float]
+    valid_shape: tuple[int, int]
+
+
+def enlarge(image: NDArray[np.float32], factor: float, spec: InputSpec) -> Enlarged:
+    """Enlarge a model input (bilinear, :func:`kernels.resize`) for the zoom-test pass.
+
+    Training, calibration and the detector all enlarge through this function, so the
+    calibrated confidences describe what the detector computes.
+
+    Parameters
+    ----------
+    image : ndarray of float32, shape (h, w)
+        The unpadded model input (``clip(attenuation * scale, 0, clip_max)``).
+    factor : float
+        Enlargement, > 1.
+    spec : InputSpec
+        Gives the padding multiple.
+
+    Returns
+    -------
+    Enlarged
+
+    Raises
+    ------
+    InputError
+        If the image is empty or the factor is not above 1.
+    """
+    if not factor > 1.0 or not math.isfinite(factor):
+        raise InputError(f"zoom factor must be a finite number above 1, got {factor!r}")
+    h, w = image.shape
+    if h < 1 or w < 1:
+        raise InputError(f"cannot enlarge an empty model input of shape {image.shape}")
+    eh, ew = round(h * factor), round(w * factor)
+    m = spec.pad_multiple
+    tensor = np.zeros((1, 1, -(-eh // m) * m, -(-ew // m) * m), dtype=np.float32)
+    tensor[0, 0, :eh, :ew] = resize(image, (eh, ew))
+    return Enlarged(tensor=tensor, factor=(eh / h, ew / w), valid_shape=(eh, ew))
 
 
 @dataclass(frozen=True)

@@ -175,13 +175,17 @@ class DetectorSession:
             )
         self._output_names = wanted
 
-    def run(self, tensor: NDArray[np.float32]) -> CenterNetOutputs:
+    def run(self, tensor: NDArray[np.float32], *, flip: bool | None = None) -> CenterNetOutputs:
         """Run the model on one preprocessed image.
 
         Parameters
         ----------
         tensor : ndarray of float32, shape (1, 1, H, W)
-            Output of :func:`detect.preprocess.preprocess`.
+            Output of :func:`detect.preprocess.preprocess` (or of
+            :func:`detect.preprocess.enlarge`).
+        flip : bool, optional
+            Average with the mirrored pass; default: the manifest's ``flip_test``. The zoom-test
+            pass runs without it.
 
         Returns
         -------
@@ -197,7 +201,7 @@ class DetectorSession:
         m = self._manifest
         try:
             heat, wh, off = self._session.run(self._output_names, {m.input.name: tensor})
-            if m.outputs.flip_test:
+            if m.outputs.flip_test if flip is None else flip:
                 mirrored = np.ascontiguousarray(tensor[..., ::-1])
                 (heat_m,) = self._session.run(self._output_names[:1], {m.input.name: mirrored})
                 heat = flip_average(heat, heat_m)

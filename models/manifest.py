@@ -112,6 +112,12 @@ class OutputSpec(_Section):
         Run the model also on the left-right mirrored input and average the two heatmaps
         (mirrored back) before decoding; box sizes and offsets come from the plain pass. The
         calibration and thresholds of a manifest were fitted with the setting it names.
+    zoom_test : float or None
+        Also run the model once (without the flip test) on the input enlarged by this factor
+        (:func:`detect.preprocess.enlarge`), map that pass's peaks back to the working pixels
+        and merge them with the plain pass's by class-wise non-maximum suppression: small
+        objects, which the network sees at too few pixels, get a second, larger look. None: one
+        scale. Like ``flip_test``, the calibration and thresholds were fitted with it.
     """
 
     heatmap: str = "heatmap"
@@ -119,6 +125,7 @@ class OutputSpec(_Section):
     offset: str = "offset"
     stride: int = Field(default=4, ge=1)
     flip_test: bool = False
+    zoom_test: float | None = Field(default=None, gt=1.0, le=2.0)
 
 
 def flip_average(

@@ -87,6 +87,13 @@ def _inference(manifest: Manifest) -> str:
         if manifest.outputs.flip_test
         else "One pass per scan (no flip test)."
     )
+    zoom = manifest.outputs.zoom_test
+    if zoom is not None:
+        flip += (
+            f" A second pass runs on the scan enlarged {zoom:g}x (without the flip test); its "
+            "peaks, mapped back, join the first pass's before non-maximum suppression (zoom "
+            "test), so small objects get a larger look."
+        )
     return f"Whole-scan inference (windows over {MAX_TILE} working pixels a side are tiled). {flip}"
 
 

@@ -12,6 +12,7 @@ Reproduce the shipped figures with::
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +24,12 @@ from tqdm import tqdm
 
 from detect.calibration import calibrate_labels, fit_platt
 from detect.decision import scan_score
-from detect.postprocess import box_iou, decode, nms
+from detect.postprocess import Detections, box_iou, decode, nms
+from detect.preprocess import enlarge
 from models.manifest import (
     Calibration,
     CalibrationMethod,
+    InputSpec,
     PlattParams,
     Thresholds,
     flip_average,
@@ -57,6 +60,8 @@ Transform = Callable[
 MATCH_IOU = 0.5
 #: Raw peak floor used for evaluation (the manifest's ``peak_min_score``).
 PEAK_MIN = 0.02
+#: Input padding of the cached model inputs (multiples of 32, as the detector pads).
+_PAD = InputSpec(pad_multiple=32)
 #: Findings below this calibrated confidence are never listed, even inside the INCONCLUSIVE band.
 REPORT_FLOOR = 0.1
 
@@ -126,6 +131,7 @@ def predict_records(
     flip_test: bool = False,
     transform: Transform | None = None,
     stride: int = 4,
+    zoom_test: float | None = None,
 ) -> list[ScanPrediction]:
     """Run an ONNX model over cached scans.
 
@@ -146,6 +152,9 @@ def predict_records(
         inference (:mod:`models.training.robustness` changes scans this way).
     stride : int
         Output stride of the model (the manifest's ``outputs.stride``).
+    zoom_test : float, optional
+        Also run the model on the scan enlarged by this factor and merge the peaks, as the
+        detector does when the manifest's ``outputs.zoom_test`` says so.
 
     Returns
     -------
@@ -181,6 +190,22 @@ def predict_records(
             top_k=top_k,
             peak_min_score=PEAK_MIN,
         )
+        if zoom_test is not None:
+            big = enlarge(image, zoom_test, _PAD)
+            heat_z, wh_z, off_z = session.run(["heatmap", "wh", "offset"], {"image": big.tensor})
+            zoomed = decode(
+                heat_z[0],
+                wh_z[0],
+                off_z[0],
+                stride=stride,
+                scale=(1.0 / big.factor[0], 1.0 / big.factor[1]),
+                valid_shape=big.valid_shape,
+                image_shape=(h, w),
+                top_k=top_k,
+                peak_min_score=PEAK_MIN,
+            )
+            dets = Detections.concat([dets, zoomed])
+            dets = dets.select(np.arange(min(len(dets), top_k)))
         dets = dets.select(nms(dets.boxes, dets.scores, dets.labels, nms_iou))
         pred = ScanPrediction(
             dets.boxes,
@@ -270,12 +295,23 @@ def choose_thresholds(
         alarm,
         clear_below,
     )
+    # Stored to 4 places, rounded away from the scans that chose them: a rounded-down alarm
+    # threshold would let one more phone-free scan alarm, a rounded-up clear threshold would
+    # clear one more phone scan.
     return Thresholds(
         peak_min_score=PEAK_MIN,
-        report_min_confidence=round(max(clear_below, REPORT_FLOOR), 4),
-        alarm=round(alarm, 4),
-        clear_below=round(clear_below, 4),
+        report_min_confidence=_round_down(max(clear_below, REPORT_FLOOR)),
+        alarm=_round_up(alarm),
+        clear_below=_round_down(clear_below),
     )
+
+
+def _round_up(value: float, places: int = 4) -> float:
+    return math.ceil(round(value * 10**places, 6)) / 10**places
+
+
+def _round_down(value: float, places: int = 4) -> float:
+    return math.floor(round(value * 10**places, 6)) / 10**places
 
 
 # -- metrics ---------------------------------------------------------------------------------------

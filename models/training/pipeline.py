@@ -102,6 +102,8 @@ class PipelineOptions:
     warmup_steps: int = 300
     lr: float = 3e-3
     flip_test: bool = True
+    #: Enlargement of the zoom-test pass (``OutputSpec.zoom_test``); None: one scale.
+    zoom_test: float | None = None
     device: str = "auto"
     loader_threads: int = 0
     #: Memory the training records may take, GB; None for half of the machine's.
@@ -261,6 +263,7 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
         progress=opts.progress,
         flip_test=opts.flip_test,
         stride=trained.stride,
+        zoom_test=opts.zoom_test,
     )
     cal_preds = run(model, cal)
     calibration = fit_calibration(cal_preds)
@@ -299,7 +302,9 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
         sha256="0" * 64,
         opset=export_info["opset"],
         input=spec,
-        outputs=OutputSpec(stride=trained.stride, flip_test=opts.flip_test),
+        outputs=OutputSpec(
+            stride=trained.stride, flip_test=opts.flip_test, zoom_test=opts.zoom_test
+        ),
         classes=list(CLASSES),
         calibration=calibration,
         thresholds=thresholds,
@@ -315,6 +320,7 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
         f"--stages calibrate --calibration-scans {len(cal)} --test-scans {len(test)}"
         + (f" --cache {opts.cache}" if opts.cache else "")
         + ("" if opts.flip_test else " --no-flip-test")
+        + f" --zoom-test {opts.zoom_test or 1:g}"
     )
     write_model_card(manifest, opts.out / "MODEL_CARD.md", command)
     logger.info("wrote %s", opts.out / "manifest.json")

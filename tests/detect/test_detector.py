@@ -153,3 +153,60 @@ def test_detect_refuses_a_non_scan(write_model: WriteModel) -> None:
     det = Detector(write_model().model)
     with pytest.raises(InputError, match=r"takes a scanner\.Scan.*detect_source"):
         det.detect(np.zeros((100, 100), np.float32))  # type: ignore[arg-type]
+
+
+class _ZoomSpySession:
+    """Stands in for onnxruntime: no peak on the plain input; on any other (the enlarged) input
+    one phone peak of score 0.9 in output cell ``CELL`` with a box of ``WH`` input pixels."""
+
+    CELL = (130, 50)
+    WH = (40.0, 80.0)
+
+    def __init__(self, plain_shape: tuple[int, ...]) -> None:
+        self.plain_shape = plain_shape
+        self.shapes: list[tuple[int, ...]] = []
+
+    def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        x = feeds["image"]
+        self.shapes.append(x.shape)
+        h, w = (v // 4 for v in x.shape[2:])
+        heat = np.zeros((1, 6, h, w), np.float32)
+        if x.shape != self.plain_shape:
+            heat[0, 0, self.CELL[0], self.CELL[1]] = 0.9
+        wh = np.empty((1, 2, h, w), np.float32)
+        wh[0, 0], wh[0, 1] = self.WH
+        planes = {"heatmap": heat, "wh": wh, "offset": np.full((1, 2, h, w), 0.5, np.float32)}
+        return [planes[n] for n in names]
+
+
+def test_zoom_test_peaks_map_back_to_original_pixels(write_model: WriteModel) -> None:
+    """With zoom_test, a second pass runs on the enlarged input; its peaks come back through
+    the enlargement and the working-to-original scale."""
+    det = Detector(write_model(zoom_test=1.25).model, crop_to_content=False)
+    scan = _scan_with_marker(None)
+    pre = preprocess(scan.image, scan.spacing, det.manifest.input)
+    spy = _ZoomSpySession(pre.tensor.shape)
+    det.session._session = spy  # type: ignore[assignment]
+    result = det.detect(scan)
+    (vh, vw), (eh, ew) = pre.valid_shape, (round(x * 1.25) for x in pre.valid_shape)
+    assert spy.shapes == [pre.tensor.shape, (1, 1, -(-eh // 32) * 32, -(-ew // 32) * 32)]
+    (f,) = result.findings
+    fr, fc = eh / vh, ew / vw
+    cy, cx = ((c + 0.5) * 4 for c in _ZoomSpySession.CELL)
+    w, h = _ZoomSpySession.WH
+    sr, sc = pre.scale
+    expected = ((cx - w / 2) / fc * sc, (cy - h / 2) / fr * sr, w / fc * sc, h / fr * sr)
+    assert f.bbox_px == pytest.approx(expected, abs=1e-6)
+    assert f.label == "phone" and result.decision is Decision.ALARM
+
+
+def test_zoom_test_finds_the_marker_once_whole_and_tiled(write_model: WriteModel) -> None:
+    """The plain and enlarged passes see the same marker: one finding after NMS, near the
+    no-zoom box, in one piece and in tiles."""
+    scan = _scan_with_marker(4.0)
+    plain = Detector(write_model("plain").model).detect(scan)
+    files = write_model("zoom", zoom_test=1.25)
+    for det in (Detector(files.model), Detector(files.model, max_tile=320)):
+        result = det.detect(scan)
+        assert len(result.findings) == 1
+        assert result.findings[0].bbox_px == pytest.approx(plain.findings[0].bbox_px, abs=3.0)

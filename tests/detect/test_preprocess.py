@@ -11,9 +11,11 @@ from detect.preprocess import (
     InputSpec,
     Window,
     content_window,
+    enlarge,
     preprocess,
     tile_window,
 )
+from kernels import resize
 
 
 @pytest.mark.parametrize(
@@ -151,3 +153,24 @@ def test_tile_overlap_must_be_smaller_than_the_tile() -> None:
     """An overlap as large as the tile is refused."""
     with pytest.raises(InputError, match="smaller than the tile size 256"):
         tile_window(Window(0, 1024, 0, 512), InputSpec(), max_tile=256, overlap=256)
+
+
+def test_enlarge_pads_and_states_the_exact_factor() -> None:
+    """The zoom-test input: resized by the rounded factor, zero-padded to the multiple."""
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0.0, 4.0, (101, 45)).astype(np.float32)
+    big = enlarge(image, 1.1, InputSpec())
+    assert big.valid_shape == (111, 50)
+    assert big.factor == pytest.approx((111 / 101, 50 / 45))
+    assert big.tensor.shape == (1, 1, 128, 64) and big.tensor.dtype == np.float32
+    np.testing.assert_array_equal(big.tensor[0, 0, :111, :50], resize(image, (111, 50)))
+    assert not big.tensor[0, 0, 111:].any() and not big.tensor[0, 0, :, 50:].any()
+    # bilinear: no value leaves the input's range
+    assert big.tensor.max() <= image.max() and big.tensor[0, 0, :111, :50].min() >= image.min()
+
+
+@pytest.mark.parametrize("factor", [1.0, 0.8, float("nan")])
+def test_enlarge_refuses_a_factor_not_above_one(factor: float) -> None:
+    """A zoom factor must enlarge; the message says so."""
+    with pytest.raises(InputError, match="finite number above 1"):
+        enlarge(np.ones((10, 10), np.float32), factor, InputSpec())

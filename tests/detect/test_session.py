@@ -180,3 +180,16 @@ def test_flip_test_averages_the_mirrored_heatmap(
     assert [float(e.max()) for e in edges] == list(expected)
     assert out.heatmap[0, :, 1:-1].max() == 0.0
     assert out.wh.shape == (2, 16, 24)
+
+
+def test_flip_argument_overrides_the_manifest(tmp_path: Path, write_model: WriteModel) -> None:
+    """run(flip=False) is one plain pass even with flip_test in the manifest (zoom-test pass)."""
+    files = write_model()
+    manifest = Manifest.load(files.manifest)
+    outputs = manifest.outputs.model_copy(update={"flip_test": True})
+    manifest.model_copy(update={"outputs": outputs}).save(files.manifest)
+    det = Detector(files.model)
+    det.session._session = _LeftEdgeSession()  # type: ignore[assignment]
+    x = np.zeros((1, 1, 64, 96), np.float32)
+    assert float(det.session.run(x, flip=False).heatmap[0, :, 0].max()) == 1.0
+    assert float(det.session.run(x).heatmap[0, :, 0].max()) == 0.5

@@ -145,6 +145,8 @@ def test_standin_pipeline_end_to_end(tmp_path: Path) -> None:
     assert manifest.training.device == "cpu" and phase["train_seeds"].startswith("0..")
     assert (manifest.training.model_extra or {})["train_seeds"] == phase["train_seeds"]
     assert manifest.outputs.flip_test  # the default; calibration and metrics used it
+    assert manifest.outputs.zoom_test == 1.1  # likewise
+    assert "--zoom-test 1.1" in (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert (
         manifest.metrics["phone_failures"]["phones"]
         >= manifest.metrics["phone_failures"]["with_peak"]
@@ -235,3 +237,14 @@ def test_bad_stride_rejected(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--stride", "8"])
     assert "--stride" in capsys.readouterr().err
+
+
+def test_zoom_test_option(capsys: pytest.CaptureFixture[str]) -> None:
+    """--zoom-test takes an enlargement between 1 and 2; 1 turns the second pass off."""
+    assert build_parser().parse_args(["train"]).zoom_test == 1.1
+    assert build_parser().parse_args(["train", "--zoom-test", "1.25"]).zoom_test == 1.25
+    assert build_parser().parse_args(["train", "--zoom-test", "1"]).zoom_test is None
+    for bad in ("0.9", "2.5", "-1"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["train", "--zoom-test", bad])
+        assert "enlargement between 1 and 2" in capsys.readouterr().err

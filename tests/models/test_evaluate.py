@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from models.manifest import Calibration, Thresholds
+from models.training.cache import CacheRecord
 from models.training.evaluate import (
     ScanPrediction,
     _match,
@@ -13,6 +16,7 @@ from models.training.evaluate import (
     choose_thresholds,
     compute_metrics,
     fit_calibration,
+    predict_records,
 )
 
 
@@ -83,3 +87,66 @@ def test_ap_agrees_with_pycocotools() -> None:
     preds += [_scan([float(rng.uniform(0.05, 0.6))], gt=False) for _ in range(20)]
     m = compute_metrics(preds, Calibration(), Thresholds(), n_boot=0)
     assert m["ap50_phone"]["value"] == pytest.approx(m["ap50_phone_pycocotools"], abs=0.01)
+
+
+def test_rounded_thresholds_keep_their_false_alarm_rate() -> None:
+    """Thresholds are stored to 4 places without letting one more phone-free scan alarm (or
+    one more phone scan clear) than the unrounded ones."""
+    neg = [0.1] * 97 + [0.57852, 0.7, 0.8]  # 2 % of 100: two alarms allowed, not the third
+    preds = [_scan([s], gt=False) for s in neg]
+    preds += [_scan([s], gt=True) for s in [0.01, 0.123456] + [0.9] * 48]  # 1 of 50 may clear
+    th = choose_thresholds(preds, Calibration(method="none"))
+    assert th.alarm == 0.5786 and th.alarm > 0.57852  # plain rounding gave 0.5785
+    m = compute_metrics(preds, Calibration(method="none"), th, n_boot=0)
+    assert m["pfa_at_alarm"]["value"] == pytest.approx(0.02)
+    assert th.clear_below == th.report_min_confidence == 0.1234  # plain rounding gave 0.1235
+    assert m["miss_clear"]["value"] == pytest.approx(0.02)
+
+
+class _ZoomOnlySession:
+    """Stands in for onnxruntime: a phone peak (score 0.8) in output cell (20, 10) with a box
+    of 30 x 60 input pixels, on the enlarged input only (any input wider than ``plain_w``)."""
+
+    def __init__(self, plain_w: int) -> None:
+        self.plain_w = plain_w
+        self.widths: list[int] = []
+
+    def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        x = feeds["image"]
+        self.widths.append(x.shape[3])
+        h, w = x.shape[2] // 4, x.shape[3] // 4
+        heat = np.zeros((1, 6, h, w), np.float32)
+        if x.shape[3] > self.plain_w:
+            heat[0, 0, 20, 10] = 0.8
+        wh = np.stack([np.full((h, w), 30.0), np.full((h, w), 60.0)])[None].astype(np.float32)
+        planes = {"heatmap": heat, "wh": wh, "offset": np.full((1, 2, h, w), 0.5, np.float32)}
+        return [planes[n] for n in names]
+
+
+def test_predict_records_zoom_test_maps_peaks_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With zoom_test the enlarged pass runs too and its peak lands in working pixels,
+    matching the ground-truth box the enlargement came from."""
+    import onnxruntime
+
+    h, w, factor = 100, 60, 1.25
+    eh, ew = round(h * factor), round(w * factor)  # 125 x 75
+    cx, cy = 10.5 * 4 / (ew / w), 20.5 * 4 / (eh / h)  # the peak's centre, working pixels
+    gt = np.array([[cx - 12.0, cy - 24.0, 24.0, 48.0]], np.float32)  # 30 x 60 / 1.25
+    CacheRecord(
+        image=np.ones((h, w), np.float16),
+        boxes=gt,
+        labels=np.zeros(1, np.int64),
+        meta={"pitch_mm": 2.0, "objects": [{"kind": "smartphone"}]},
+    ).save(tmp_path / "test-000000000001.npz")
+    fake = _ZoomOnlySession(plain_w=64)
+    monkeypatch.setattr(onnxruntime, "InferenceSession", lambda *a, **k: fake)
+    records = [tmp_path / "test-000000000001.npz"]
+    (plain,) = predict_records("fake.onnx", records, progress=False)
+    assert len(plain.raw) == 0 and fake.widths == [64]
+    (zoomed,) = predict_records("fake.onnx", records, progress=False, zoom_test=factor)
+    assert fake.widths == [64, 64, 96]  # 75 enlarged columns, padded to 96
+    assert zoomed.raw.tolist() == pytest.approx([0.8])
+    np.testing.assert_allclose(zoomed.boxes[0], gt[0], atol=1e-4)
+    assert zoomed.matched.tolist() == [True]
