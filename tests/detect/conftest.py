@@ -90,6 +90,7 @@ def write_model(tmp_path: Path) -> WriteModel:
         name: str = "m",
         thresholds: Thresholds | None = None,
         per_class: dict[str, dict[str, float]] | None = None,
+        flip_test: bool = False,
         zoom_test: float | None = None,
         **model_kw: float,
     ) -> ModelFiles:
@@ -104,7 +105,7 @@ def write_model(tmp_path: Path) -> WriteModel:
                 "file": model_path.name,
                 "sha256": file_sha256(model_path),
                 "input": InputSpec().model_dump(),
-                "outputs": {"zoom_test": zoom_test},
+                "outputs": {"flip_test": flip_test, "zoom_test": zoom_test},
                 "classes": CLASSES,
                 "calibration": {"method": "platt", "per_class": per_class or {}},
                 "thresholds": (thresholds or Thresholds()).model_dump(),

@@ -163,17 +163,18 @@ class _LeftEdgeSession:
         return [planes[n] for n in names]
 
 
+def _left_edge_detector(write_model: WriteModel, flip_test: bool) -> Detector:
+    det = Detector(write_model(flip_test=flip_test).model)
+    det.session._session = _LeftEdgeSession()  # type: ignore[assignment]
+    return det
+
+
 @pytest.mark.parametrize("flip_test", [False, True])
 def test_flip_test_averages_the_mirrored_heatmap(
     flip_test: bool, tmp_path: Path, write_model: WriteModel
 ) -> None:
     """With flip_test in the manifest the heatmap is the mean of the plain and mirrored passes."""
-    files = write_model()
-    manifest = Manifest.load(files.manifest)
-    outputs = manifest.outputs.model_copy(update={"flip_test": flip_test})
-    manifest.model_copy(update={"outputs": outputs}).save(files.manifest)
-    det = Detector(files.model)
-    det.session._session = _LeftEdgeSession()  # type: ignore[assignment]
+    det = _left_edge_detector(write_model, flip_test)
     out = det.session.run(np.zeros((1, 1, 64, 96), np.float32))
     edges = (out.heatmap[0, :, 0], out.heatmap[0, :, -1])
     expected = (0.5, 0.5) if flip_test else (1.0, 0.0)
@@ -184,12 +185,7 @@ def test_flip_test_averages_the_mirrored_heatmap(
 
 def test_flip_argument_overrides_the_manifest(tmp_path: Path, write_model: WriteModel) -> None:
     """run(flip=False) is one plain pass even with flip_test in the manifest (zoom-test pass)."""
-    files = write_model()
-    manifest = Manifest.load(files.manifest)
-    outputs = manifest.outputs.model_copy(update={"flip_test": True})
-    manifest.model_copy(update={"outputs": outputs}).save(files.manifest)
-    det = Detector(files.model)
-    det.session._session = _LeftEdgeSession()  # type: ignore[assignment]
+    det = _left_edge_detector(write_model, flip_test=True)
     x = np.zeros((1, 1, 64, 96), np.float32)
     assert float(det.session.run(x, flip=False).heatmap[0, :, 0].max()) == 1.0
     assert float(det.session.run(x).heatmap[0, :, 0].max()) == 0.5
