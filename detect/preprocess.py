@@ -169,8 +169,8 @@ class Enlarged:
 def enlarge(image: NDArray[np.float32], factor: float, spec: InputSpec) -> Enlarged:
     """Enlarge a model input (bilinear, :func:`kernels.resize`) for the zoom-test pass.
 
-    Training, calibration and the detector all enlarge through this function, so the
-    calibrated confidences describe what the detector computes.
+    Calibration and the detector both enlarge through this function, so the calibrated
+    confidences describe what the detector computes.
 
     Parameters
     ----------

@@ -60,8 +60,8 @@ Transform = Callable[
 MATCH_IOU = 0.5
 #: Raw peak floor used for evaluation (the manifest's ``peak_min_score``).
 PEAK_MIN = 0.02
-#: Input padding of the cached model inputs (multiples of 32, as the detector pads).
-_PAD = InputSpec(pad_multiple=32)
+#: Padding of the cached model inputs (the detector's default multiple of 32).
+_PAD = InputSpec()
 #: Findings below this calibrated confidence are never listed, even inside the INCONCLUSIVE band.
 REPORT_FLOOR = 0.1
 
@@ -172,40 +172,36 @@ def predict_records(
         if transform is not None:
             image, gt_boxes = transform(image, gt_boxes)
         h, w = image.shape
-        ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
-        x = np.zeros((1, 1, ph, pw), np.float32)
+        m = _PAD.pad_multiple
+        x = np.zeros((1, 1, -(-h // m) * m, -(-w // m) * m), np.float32)
         x[0, 0, :h, :w] = image
-        heat, wh, off = session.run(["heatmap", "wh", "offset"], {"image": x})
-        if flip_test:
-            (heat_m,) = session.run(["heatmap"], {"image": np.ascontiguousarray(x[..., ::-1])})
-            heat = flip_average(heat, heat_m)
-        dets = decode(
-            heat[0],
-            wh[0],
-            off[0],
-            stride=stride,
-            scale=(1.0, 1.0),
-            valid_shape=(h, w),
-            image_shape=(h, w),
-            top_k=top_k,
-            peak_min_score=PEAK_MIN,
-        )
+        # (input, enlargement, valid shape, flip test) of each pass, as the detector runs them
+        passes = [(x, (1.0, 1.0), (h, w), flip_test)]
         if zoom_test is not None:
             big = enlarge(image, zoom_test, _PAD)
-            heat_z, wh_z, off_z = session.run(["heatmap", "wh", "offset"], {"image": big.tensor})
-            zoomed = decode(
-                heat_z[0],
-                wh_z[0],
-                off_z[0],
-                stride=stride,
-                scale=(1.0 / big.factor[0], 1.0 / big.factor[1]),
-                valid_shape=big.valid_shape,
-                image_shape=(h, w),
-                top_k=top_k,
-                peak_min_score=PEAK_MIN,
+            passes.append((big.tensor, big.factor, big.valid_shape, False))
+        parts = []
+        for tensor, (fr, fc), valid, flip in passes:
+            heat, wh, off = session.run(["heatmap", "wh", "offset"], {"image": tensor})
+            if flip:
+                mirrored = np.ascontiguousarray(tensor[..., ::-1])
+                (heat_m,) = session.run(["heatmap"], {"image": mirrored})
+                heat = flip_average(heat, heat_m)
+            parts.append(
+                decode(
+                    heat[0],
+                    wh[0],
+                    off[0],
+                    stride=stride,
+                    scale=(1.0 / fr, 1.0 / fc),
+                    valid_shape=valid,
+                    image_shape=(h, w),
+                    top_k=top_k,
+                    peak_min_score=PEAK_MIN,
+                )
             )
-            dets = Detections.concat([dets, zoomed])
-            dets = dets.select(np.arange(min(len(dets), top_k)))
+        dets = Detections.concat(parts)
+        dets = dets.select(np.arange(min(len(dets), top_k)))
         dets = dets.select(nms(dets.boxes, dets.scores, dets.labels, nms_iou))
         pred = ScanPrediction(
             dets.boxes,
