@@ -90,6 +90,8 @@ def test_invalid_json(tmp_path: Path) -> None:
         ({"input": {"pitch_mm": -2}}, "input.pitch_mm"),
         ({"input": {"pitch": 2}}, "input.pitch"),
         ({"calibration": {"method": "isotonic"}}, "calibration.method"),
+        ({"outputs": {"zoom_test": 1.0}}, "outputs.zoom_test"),
+        ({"outputs": {"zoom_test": 3.0}}, "outputs.zoom_test"),
     ],
 )
 def test_schema_errors_name_the_field(tmp_path: Path, patch: dict, match: str) -> None:
