@@ -303,7 +303,7 @@ class Detector:
         th = m.thresholds
         dets = dets.select(np.arange(min(len(dets), th.top_k)))
         conf = calibrate_labels(dets.scores, dets.labels, m.classes, m.calibration)
-        score = scan_score(conf, dets.labels, m.classes)
+        score = scan_score(conf, dets.labels, m.classes, m.calibration.scan_params())
         reported = Detections(dets.boxes, dets.labels, conf).select(
             conf >= th.report_min_confidence
         )

@@ -170,16 +170,33 @@ class PlattParams(_Section):
 
 
 class Calibration(_Section):
-    """Per-class calibration; classes absent from ``per_class`` are left uncalibrated."""
+    """Calibration of peak confidences per class, and of the scan score.
+
+    Attributes
+    ----------
+    method : CalibrationMethod
+    per_class : dict of str to PlattParams
+        Maps a class's raw peak scores to the probability that a peak is a true object of the
+        class; classes absent here are left uncalibrated.
+    scan : PlattParams or None
+        Maps the scan's highest calibrated ``phone`` confidence to the probability that the
+        scan holds a phone (what the scan score and the decision thresholds are on). None: the
+        highest phone confidence is the scan score as it is.
+    """
 
     method: CalibrationMethod = CalibrationMethod.PLATT
     per_class: dict[str, PlattParams] = Field(default_factory=dict)
+    scan: PlattParams | None = None
 
     def params(self, label: str) -> PlattParams:
         """Platt parameters of ``label`` (identity when the class has none)."""
         if self.method is CalibrationMethod.NONE:
             return PlattParams()
         return self.per_class.get(label, PlattParams())
+
+    def scan_params(self) -> PlattParams | None:
+        """Platt parameters of the scan score (None: no scan-level calibration)."""
+        return None if self.method is CalibrationMethod.NONE else self.scan
 
 
 class Thresholds(_Section):

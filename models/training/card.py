@@ -26,6 +26,17 @@ def _groups(m: dict[str, Any], key: str) -> str:
     return ", ".join(f"{g}: {v['value']:.3f} (n={v['n']})" for g, v in groups.items())
 
 
+def _scan_calibration(manifest: Manifest) -> str:
+    scan = manifest.calibration.scan_params()
+    if scan is None:
+        return "The scan score is the highest calibrated phone confidence of the scan."
+    return (
+        "The scan score is the probability that the scan holds a phone: a second Platt "
+        f"scaling (a={scan.a:.3f}, b={scan.b:.3f}), fitted on the same scans, maps the scan's "
+        "highest calibrated phone confidence to it."
+    )
+
+
 _GOALS = (
     ("phone AP50 >= 0.95", "ap50_phone", 0.95, True),
     ("scan Pd >= 0.95 at Pfa <= 0.05", "pd_at_pfa_0.05", 0.95, True),
@@ -262,6 +273,7 @@ Phases, oldest first: {_phases(extra.get("phases"))}.
 ## Calibration and decision
 Platt scaling of the raw peak score per class, fitted on {t.n_calibration_scans} held-out
 simulated scans (seeds {extra.get("calibration_seeds", "n/a")}): {calib}.
+{_scan_calibration(manifest)}
 Thresholds chosen on the same calibration set for Pd >= 0.98 at <= 0.02 false alarms per scan:
 ALARM at scan score >= {th.alarm}, CLEAR below {th.clear_below}, INCONCLUSIVE between; findings
 reported from confidence {th.report_min_confidence}.

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm import tqdm
 
-from detect.calibration import calibrate_labels, fit_platt
+from detect.calibration import calibrate_labels, fit_platt, logit, sigmoid
 from detect.decision import scan_score
 from detect.postprocess import Detections, box_iou, decode, nms
 from detect.preprocess import enlarge
@@ -220,9 +220,13 @@ def predict_records(
 def fit_calibration(
     preds: Sequence[ScanPrediction], classes: Sequence[str] = CLASSES, min_peaks: int = 20
 ) -> Calibration:
-    """Per-class Platt parameters fitted on held-out peaks (positive = matches a true box).
+    """Platt parameters fitted on held-out scans: per class, then of the scan score.
 
-    Classes with fewer than ``min_peaks`` peaks or no positive peak keep the identity.
+    Each class's parameters are fitted on its peaks (positive = matches a true box); classes
+    with fewer than ``min_peaks`` peaks or no positive peak keep the identity. The scan-level
+    parameters (``Calibration.scan``) are then fitted on each scan's highest calibrated phone
+    confidence against whether the scan holds a phone; they stay None when the scans are all
+    of one kind.
     """
     per_class: dict[str, PlattParams] = {}
     raw = np.concatenate([p.raw for p in preds]) if preds else np.zeros(0)
@@ -234,7 +238,13 @@ def fit_calibration(
             logger.info("class %s: %d peaks, calibration left as identity", name, int(sel.sum()))
             continue
         per_class[name] = fit_platt(raw[sel], matched[sel])
-    return Calibration(method=CalibrationMethod.PLATT, per_class=per_class)
+    calibration = Calibration(method=CalibrationMethod.PLATT, per_class=per_class)
+    positive = np.array([p.positive for p in preds], dtype=bool)
+    if positive.all() or not positive.any():
+        logger.info("calibration scans are all of one kind: scan score left uncalibrated")
+        return calibration
+    top = _scan_scores(preds, calibration, classes)
+    return calibration.model_copy(update={"scan": fit_platt(top, positive)})
 
 
 def _scan_scores(
@@ -246,6 +256,7 @@ def _scan_scores(
                 calibrate_labels(p.raw, p.labels, list(classes), calibration),
                 p.labels,
                 list(classes),
+                calibration.scan_params(),
             )
             for p in preds
         ]
@@ -265,7 +276,8 @@ def choose_thresholds(
     ``target_pfa``, raised towards 0.5 (an even chance) while the detection rate stays at least
     ``target_pd``. ``clear_below`` is the highest threshold that still keeps at least
     ``target_pd`` of the phone scans out of CLEAR, capped at ``alarm`` and 0.25; scans between
-    the two are INCONCLUSIVE. Findings are reported from ``clear_below`` (at least 0.1).
+    the two are INCONCLUSIVE. Findings are reported from the phone confidence that lifts a
+    scan to ``clear_below`` (at least 0.1).
     """
     scores = _scan_scores(preds, calibration, classes)
     pos = np.array([p.positive for p in preds])
@@ -296,10 +308,19 @@ def choose_thresholds(
     # clear one more phone scan.
     return Thresholds(
         peak_min_score=PEAK_MIN,
-        report_min_confidence=_round_down(max(clear_below, REPORT_FLOOR)),
+        report_min_confidence=_round_down(
+            max(_phone_confidence(clear_below, calibration.scan_params()), REPORT_FLOOR)
+        ),
         alarm=_round_up(alarm),
         clear_below=_round_down(clear_below),
     )
+
+
+def _phone_confidence(score: float, scan: PlattParams | None) -> float:
+    """The highest phone confidence that gives a scan this score (inverse of the scan Platt)."""
+    if scan is None:
+        return score
+    return float(sigmoid((logit(score)[()] - scan.b) / scan.a)) if scan.a > 0 else score
 
 
 def _round_up(value: float, places: int = 4) -> float:

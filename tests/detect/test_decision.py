@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from detect.decision import decide, scan_score
 from detect.result import Decision
-from models.manifest import Thresholds
+from models.manifest import PlattParams, Thresholds
 
 CLASSES = ["phone", "blade"]
 
@@ -45,3 +46,12 @@ def test_scan_score_is_max_phone_confidence() -> None:
     assert scan_score([0.4, 0.9, 0.7], [0, 1, 0], CLASSES) == pytest.approx(0.7)
     assert scan_score([0.9], [1], CLASSES) == 0.0
     assert scan_score([], [], CLASSES) == 0.0
+
+
+def test_scan_score_applies_the_scan_calibration() -> None:
+    """The scan-level Platt maps the highest phone confidence; no phone peak still gives 0."""
+    params = PlattParams(a=2.0, b=1.0)
+    expected = 1.0 / (1.0 + np.exp(-(2.0 * np.log(0.7 / 0.3) + 1.0)))
+    assert scan_score([0.4, 0.7], [0, 0], CLASSES, params) == pytest.approx(expected)
+    assert scan_score([0.9], [1], CLASSES, params) == 0.0
+    assert scan_score([0.7], [0], CLASSES, PlattParams()) == pytest.approx(0.7)

@@ -7,11 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from detect.decision import scan_score
 from models.manifest import Calibration, Thresholds
 from models.training.cache import CacheRecord
 from models.training.evaluate import (
     ScanPrediction,
     _match,
+    _phone_confidence,
     average_precision,
     choose_thresholds,
     compute_metrics,
@@ -66,6 +68,38 @@ def test_calibration_and_thresholds_separate_scans() -> None:
     assert m["ap50_phone"]["value"] == pytest.approx(1.0)
     assert m["n_scans"] == 120 and m["n_positive"] == 60
     assert m["phone_recall_by_kind"]["smartphone"]["n"] == 60
+
+
+def test_scan_calibration_makes_the_scan_score_a_probability() -> None:
+    """Each phone scan holds a true and a false peak, so a peak is right 40 % of the time but a
+    scan with a peak holds a phone 67 % of the time: the scan-level Platt learns that, and the
+    report threshold is the phone confidence that lifts a scan to CLEAR's edge."""
+    rng = np.random.default_rng(1)
+    preds = []
+    for _ in range(60):
+        raw = float(rng.uniform(0.2, 0.5))
+        pred = _scan([raw, raw], gt=True)
+        pred.boxes[1] += 100.0  # second peak off the phone
+        _match(pred)
+        preds.append(pred)
+    preds += [_scan([float(rng.uniform(0.2, 0.5))], gt=False) for _ in range(30)]
+    preds += [_scan([], gt=False) for _ in range(30)]
+    cal = fit_calibration(preds)
+    assert cal.scan is not None and cal.scan_params() == cal.scan
+    th = choose_thresholds(preds, cal)
+    with_scan = compute_metrics(preds, cal, th, n_boot=0)["ece_scan"]["value"]
+    plain = cal.model_copy(update={"scan": None})
+    without = compute_metrics(preds, plain, th, n_boot=0)["ece_scan"]["value"]
+    assert without > 0.15 and with_scan < 0.05
+    conf = _phone_confidence(0.3, cal.scan)
+    assert scan_score([conf], [0], ["phone"], cal.scan) == pytest.approx(0.3)
+    assert Calibration(method="none", scan=cal.scan).scan_params() is None
+
+
+def test_scan_calibration_needs_both_kinds_of_scan() -> None:
+    """With only phone scans there is nothing to fit the scan score on: it stays uncalibrated."""
+    cal = fit_calibration([_scan([0.8], gt=True) for _ in range(30)])
+    assert cal.scan is None
 
 
 def test_metrics_count_misses() -> None:
