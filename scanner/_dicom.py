@@ -22,8 +22,9 @@ The normalisation rules are the ones :mod:`scanner.encoding` documents (and writ
 * Photometric Interpretation is display only and is used only when (0028,1040)/(0028,1041) are
   missing: LOG is assumed, with sign ``-1`` for MONOCHROME2 and ``+1`` for MONOCHROME1.
 * Spacing: Pixel Spacing, else Imager Pixel Spacing (divided by the Estimated Radiographic
-  Magnification Factor when present), else the caller's ``pixel_spacing``, else
-  :data:`ASSUMED_SPACING` with a conformance problem.
+  Magnification Factor when present), else the caller's ``pixel_spacing``, else an estimate
+  from the height of the person scanned (:func:`scanner.stature.estimate_spacing`), else
+  :data:`ASSUMED_SPACING`; the last two with a conformance problem.
 """
 
 from __future__ import annotations
@@ -54,11 +55,13 @@ from scanner.errors import (
     UnsupportedScanError,
 )
 from scanner.scan import Normalisation, Scan, ScanMetadata, SpacingSource
+from scanner.stature import HEAD_TO_SOLE_MM, estimate_spacing
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
 
-#: Spacing (row, column) in mm used when neither the file nor the caller gives one.
+#: Spacing (row, column) in mm used when neither the file nor the caller gives one and the
+#: image is not a full-body scan to estimate it from.
 ASSUMED_SPACING: tuple[float, float] = (1.0, 1.0)
 #: Smallest and largest accepted rows / columns.
 MIN_SIDE, MAX_SIDE = 32, 16384
@@ -379,6 +382,7 @@ def _spacing(
     caller: tuple[float, float] | None,
     conformance: Conformance,
     steps: list[str],
+    image: NDArray[np.float32],
 ) -> tuple[tuple[float, float], SpacingSource]:
     for keyword, source in (
         ("PixelSpacing", SpacingSource.PIXEL_SPACING),
@@ -401,6 +405,15 @@ def _spacing(
         return value, source
     if caller is not None:
         return caller, SpacingSource.CALLER
+    estimate = estimate_spacing(image)
+    if estimate is not None:
+        conformance.report(
+            "no Pixel Spacing (0028,0030) nor Imager Pixel Spacing (0018,1164); estimated "
+            f"{estimate:.3g} x {estimate:.3g} mm from the height of the person scanned (head to "
+            f"sole taken as {HEAD_TO_SOLE_MM / 1000:g} m: most adults are within 10 % of it). "
+            "Have the scanner write the spacing, or pass pixel_spacing"
+        )
+        return (estimate, estimate), SpacingSource.ESTIMATED
     conformance.report(
         "no Pixel Spacing (0028,0030) nor Imager Pixel Spacing (0018,1164); assumed "
         f"{ASSUMED_SPACING[0]:g} x {ASSUMED_SPACING[1]:g} mm. Have the scanner write the "
@@ -493,7 +506,7 @@ def scan_from_dataset(
         image, air = lin_to_attenuation(name, values, sign, slope, intercept, max_stored, steps)
     else:
         image = log_to_attenuation(values, sign, slope, max_stored, conformance, steps)
-    spacing, spacing_source = _spacing(ds, pixel_spacing, conformance, steps)
+    spacing, spacing_source = _spacing(ds, pixel_spacing, conformance, steps, image)
     steps.append(f"spacing {spacing[0]:g} x {spacing[1]:g} mm from {spacing_source.value}")
 
     photometric = str(_get(ds, "PhotometricInterpretation", "")).strip().upper() or None

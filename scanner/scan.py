@@ -16,6 +16,8 @@ class SpacingSource(StrEnum):
     PIXEL_SPACING = "PixelSpacing"
     IMAGER_PIXEL_SPACING = "ImagerPixelSpacing"
     CALLER = "caller"
+    #: From the height of the person scanned (:func:`scanner.stature.estimate_spacing`).
+    ESTIMATED = "estimated"
     ASSUMED = "assumed"
 
 

@@ -1,0 +1,99 @@
+"""Pixel spacing estimated from the height of the person scanned, for files that state none.
+
+A DICOM file without Pixel Spacing or Imager Pixel Spacing leaves the size of everything in
+it unknown; scanners of this kind have pitches from 0.5 to 2 mm, so an assumed 1 mm can be off
+by a factor of two, far beyond what a detector trained on true sizes tolerates. A standing
+adult, however, measures about :data:`HEAD_TO_SOLE_MM` from the top of the head to the shoe
+soles (adult statures of 1.5-2.0 m put most people within about 10 % of it), and a full-body
+scan shows exactly that span. :func:`estimate_spacing` finds it in the attenuation image:
+
+1. content is attenuation above :data:`CONTENT_ATTENUATION` after a small box filter (the
+   filter ignores isolated noise); the body is the largest connected piece of it, and must
+   span at least :data:`MIN_FILL` of the image's rows (a full-body scan, not a detail);
+2. the body's midline is the centre of the widest solid part of the body 40-55 % of the way
+   down it (the torso: wider than an arm or a handrail beside it);
+3. the top of the head is where the body ends going up the midline from the torso, so hands
+   raised above the head (beside it, or above it with air between) do not count; the soles
+   are the body's last row;
+4. a whole body has air above the head and, somewhere 70-95 % of the way from the head to
+   the soles, air on the midline between the legs; an image without either is a part of a
+   body, and is left without an estimate.
+
+The estimate is square (the same spacing for rows and columns): a file that leaves the
+spacing out says nothing about an anisotropic pitch either.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+__all__ = ["CONTENT_ATTENUATION", "HEAD_TO_SOLE_MM", "MIN_FILL", "estimate_spacing"]
+
+#: Height of a standing adult from the top of the head to the shoe soles, in mm (a stature of
+#: about 1.70 m, between the adult male and female means, plus the soles).
+HEAD_TO_SOLE_MM = 1720.0
+#: Attenuation (-ln I/I_air) above which a smoothed pixel is part of the body.
+CONTENT_ATTENUATION = 0.15
+#: The body must span at least this fraction of the image rows.
+MIN_FILL = 0.6
+#: Estimates outside this range (mm) are refused: the image is not a full-body scan.
+SPACING_RANGE = (0.25, 5.0)
+#: The estimate works on images of at most about this many rows (taller ones are strided).
+_WORK_ROWS = 1000
+
+
+def estimate_spacing(image: NDArray[np.floating]) -> float | None:
+    """Pixel spacing of a full-body scan from the height of the person in it.
+
+    Parameters
+    ----------
+    image : ndarray of float, shape (rows, cols)
+        Attenuation (``-ln I/I_air``, air near 0, head at row 0), as :class:`scanner.Scan`
+        holds it.
+
+    Returns
+    -------
+    float or None
+        Spacing in mm (for rows and columns alike), or None when the image does not look like
+        a standing person filling the frame vertically (then nothing is known about its size).
+    """
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim != 2 or min(img.shape) < 16 or not np.isfinite(img).any():
+        return None
+    step = max(1, math.ceil(img.shape[0] / _WORK_ROWS))
+    small = np.nan_to_num(img[::step, ::step], nan=0.0, posinf=0.0, neginf=0.0)
+    mask = ndimage.uniform_filter(small, 5) > CONTENT_ATTENUATION
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return None
+    sizes = np.bincount(labels.ravel())[1:]
+    body = labels == 1 + int(np.argmax(sizes))
+    rows = np.flatnonzero(body.any(axis=1))
+    top, bottom = int(rows[0]), int(rows[-1])
+    if bottom - top + 1 < MIN_FILL * small.shape[0]:
+        return None
+    span = bottom - top
+    torso = body[top + int(0.4 * span) : top + int(0.55 * span) + 1].sum(axis=0)
+    width = max(3, small.shape[1] // 8)
+    profile = ndimage.uniform_filter1d(torso.astype(np.float32), width)
+    widest = np.flatnonzero(profile >= 0.95 * profile.max())
+    midline = int(widest[0] + widest[-1]) // 2
+    band = max(1, small.shape[1] // 100)
+    centre = body[:, max(0, midline - band) : midline + band + 1].any(axis=1)
+    head = top + int(0.45 * span)
+    if not centre[head]:
+        return None
+    while head > top and centre[head - 1]:
+        head -= 1
+    legs = small[head + int(0.7 * (bottom - head)) : head + int(0.95 * (bottom - head)), midline]
+    if head == 0 or (legs > CONTENT_ATTENUATION).all():
+        return None  # the head touches the top edge, or no air between the legs: not a whole body
+    extent_px = (bottom - head + 1) * step
+    spacing = HEAD_TO_SOLE_MM / extent_px
+    if not SPACING_RANGE[0] <= spacing <= SPACING_RANGE[1]:
+        return None
+    return float(spacing)
