@@ -41,6 +41,7 @@ _GOALS = (
     ("phone AP50 >= 0.95", "ap50_phone", 0.95, True),
     ("scan Pd >= 0.95 at Pfa <= 0.05", "pd_at_pfa_0.05", 0.95, True),
     ("ECE (phone detections) <= 0.05", "ece_phone_detections", 0.05, False),
+    ("ECE (scan score) <= 0.05", "ece_scan", 0.05, False),
 )
 
 
@@ -288,6 +289,10 @@ detections match at IoU >= {m.get("match_iou", 0.5)}.
 |---|---|
 {table}
 
+Resampling scans inflates an ECE (duplicated scans make the bins noisier), so its bootstrap
+interval can lie above the value itself; read it as the spread, not as a bound.
+Phone recall at the alarm threshold counts a phone as found when a finding on it is confident
+enough to raise the alarm on its own.
 Phone recall at the alarm threshold (IoU 0.5) by kind: {_groups(m, "phone_recall_by_kind")}.
 By concealment: {_groups(m, "phone_recall_by_concealment")}.
 Scan-level Pd by encoding: {_groups(m, "scan_pd_by_encoding")}.

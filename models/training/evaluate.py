@@ -404,6 +404,9 @@ def _per_scan_stats(
         "conf": conf,
         "score": _scan_scores(preds, calibration, classes),
         "positive": np.array([p.positive for p in preds]),
+        # a phone finding alarms on its own from this confidence (the alarm threshold is on
+        # the scan score, which the scan calibration maps from the highest phone confidence)
+        "object_alarm": _phone_confidence(thresholds.alarm, calibration.scan_params()),
     }
 
 
@@ -437,7 +440,9 @@ def _summary(
     fp = sum(
         int(
             (
-                (stats["conf"][i] >= thresholds.alarm) & (preds[i].labels == 0) & ~preds[i].matched
+                (stats["conf"][i] >= stats["object_alarm"])
+                & (preds[i].labels == 0)
+                & ~preds[i].matched
             ).sum()
         )
         for i in idx
@@ -549,7 +554,8 @@ def compute_metrics(
     dict
         ``n_scans``, ``n_positive``, and for each metric ``{"value", "ci95": [lo, hi]}``;
         ``phone_recall_by_kind`` / ``phone_recall_by_concealment`` / ``scan_pd_by_encoding``
-        (recall of phones matched at IoU 0.5 with confidence >= alarm); ``phone_failures``
+        (recall of phones matched at IoU 0.5 by a finding confident enough to raise an alarm
+        on its own; likewise the false phone detections at the alarm); ``phone_failures``
         (:func:`models.training.failures.phone_failures`).
     """
     n = len(preds)
@@ -575,7 +581,9 @@ def compute_metrics(
     for key in ("kind", "concealment", "location"):
         out[f"phone_recall_by_{key}"] = {
             g: {"value": round(r, 4), "n": m}
-            for g, (r, m) in _subgroup_recall(preds, stats, all_idx, thresholds.alarm, key).items()
+            for g, (r, m) in _subgroup_recall(
+                preds, stats, all_idx, stats["object_alarm"], key
+            ).items()
         }
     enc: dict[str, list[bool]] = {}
     for i, p in enumerate(preds):

@@ -91,6 +91,13 @@ def test_scan_calibration_makes_the_scan_score_a_probability() -> None:
     plain = cal.model_copy(update={"scan": None})
     without = compute_metrics(preds, plain, th, n_boot=0)["ece_scan"]["value"]
     assert without > 0.15 and with_scan < 0.05
+    # object recall counts a phone found with the confidence that alarms on its own: here the
+    # phone peak is each phone scan's top peak, so recall and the scan's Pd agree
+    m = compute_metrics(preds, cal, th, n_boot=0)
+    assert 0 < m["pd_at_alarm"]["value"] < 1
+    assert m["phone_recall_by_kind"]["smartphone"]["value"] == pytest.approx(
+        m["pd_at_alarm"]["value"]
+    )
     conf = _phone_confidence(0.3, cal.scan)
     assert scan_score([conf], [0], ["phone"], cal.scan) == pytest.approx(0.3)
     assert Calibration(method="none", scan=cal.scan).scan_params() is None
