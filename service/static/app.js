@@ -19,6 +19,11 @@
   /** Findings below this confidence are drawn dashed with only their number, and folded in the list. */
   const LOW_CONFIDENCE = 0.2;
   const BOX_COLOURS = ["#ff3b3b", "#ffd400", "#38d6ff", "#ff7ce5", "#8dff6b", "#ff9f40"];
+  /** Sizes are less sure when the file stated no spacing: say so beside the image size. */
+  const SPACING_NOTES = {
+    estimated: " (spacing estimated from the person's height: sizes ±10 %)",
+    assumed: " (no spacing in the file: 1 mm assumed, sizes unknown)",
+  };
   /** Window/level presets in attenuation units (line integral -ln(I/I_air), air = 0). */
   const PRESETS = {
     auto: { window: null, level: null },
@@ -454,7 +459,8 @@
       ["Reason", scan.reason || "—"],
       ["Source", scan.source || "—"],
       ["Image", image.cols ? `${image.cols} × ${image.rows} px` +
-        (image.spacing_mm ? `, ${image.spacing_mm.map((v) => Number(v).toFixed(2)).join(" × ")} mm` : "") : "—"],
+        (image.spacing_mm ? `, ${image.spacing_mm.map((v) => Number(v).toFixed(2)).join(" × ")} mm` : "") +
+        (SPACING_NOTES[image.spacing_source] || "") : "—"],
       ["Model", model.name ? `${model.name} ${model.version || ""}` : "—"],
       ["Analysis", total ? `${Math.round(total)} ms` : "—"],
     ];

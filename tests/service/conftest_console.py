@@ -155,12 +155,17 @@ def body_attenuation(
 
 
 def scan_dicom(
-    rows: int = 2000, cols: int = 800, *, objects: str = "phone", seed: int = 0
+    rows: int = 2000,
+    cols: int = 800,
+    *,
+    objects: str = "phone",
+    seed: int = 0,
+    encoding: str = "lin-mono2-16",
 ) -> bytes:
     """DICOM file bytes of :func:`body_attenuation` (written by ``scanner.encoding``)."""
     transmission = np.exp(-body_attenuation(rows, cols, objects=objects, seed=seed))
     metadata = ScanMetadata(station_name="RECEPTION-1", manufacturer="ScanGuard test")
-    ds = encode_dicom(transmission, (1.0, 1.0), ENCODINGS["lin-mono2-16"], metadata)
+    ds = encode_dicom(transmission, (1.0, 1.0), ENCODINGS[encoding], metadata)
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()

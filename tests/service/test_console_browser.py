@@ -197,6 +197,18 @@ def test_operator_flow_live_queue_viewer_and_review(page: Any, server: LiveServe
     assert page.errors == []
 
 
+def test_details_say_when_the_file_states_no_spacing(page: Any, server: LiveServer) -> None:
+    """A scan read without a stated spacing says how its sizes were found, beside its size."""
+    scan = _submit(server, scan_dicom(400, 160, objects="none", encoding="lin-nospacing-16"))
+    source = scan["result"]["image"]["spacing_source"]
+    assert source in ("estimated", "assumed")
+    _login(page, server)
+    page.wait_for_selector(f"#scan-{scan['id']}[aria-selected=true]")
+    expected = "estimated from the person's height" if source == "estimated" else "1 mm assumed"
+    page.wait_for_selector(f'#details-body dd:has-text("{expected}")')
+    assert page.errors == []
+
+
 def test_keyboard_navigation_filters_and_sign_out(page: Any, server: LiveServer) -> None:
     """j/k move through the queue, filters narrow it, i re-renders inverted, ? opens help."""
     clear = _submit(server, scan_dicom(400, 160, objects="none", seed=3), station="RECEPTION-2")
@@ -210,6 +222,8 @@ def test_keyboard_navigation_filters_and_sign_out(page: Any, server: LiveServer)
     page.keyboard.press("j")
     page.wait_for_selector(f"#scan-{clear['id']}[aria-selected=true]")
     page.wait_for_selector("#details-body .badge-CLEAR")
+    assert "160 × 400 px, 1.00 × 1.00 mm" in page.locator("#details-body").inner_text()
+    assert "spacing" not in page.locator("#details-body").inner_text()  # the file states it
     page.keyboard.press("k")
     page.wait_for_selector(f"#scan-{alarm['id']}[aria-selected=true]")
     page.wait_for_selector(f"#stage[data-loaded^='{alarm['id']}|']")
