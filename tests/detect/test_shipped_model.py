@@ -45,7 +45,7 @@ def test_samples_include_phones_and_a_clean_scan() -> None:
     assert "clean.dcm" in CLEAN_SAMPLES
 
 
-#: Sample phones the shipped model misses, with why (none for model 1.6.0, which still
+#: Sample phones the shipped model misses, with why (none for model 1.7.0, which still
 #: misses about a quarter of held-out phones at its alarm threshold: see models/MODEL_CARD.md).
 #: Strict: once a better model finds one of them, its case fails until it is removed from this
 #: table.
