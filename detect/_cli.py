@@ -66,6 +66,13 @@ def _fmt_box(values: tuple[float, float, float, float], unit: str) -> str:
     return f"x={x:.0f} y={y:.0f} w={w:.0f} h={h:.0f} {unit}"
 
 
+#: Said under the decision when the file stated no spacing (sizes in mm are then less sure).
+_SPACING_NOTES = {
+    "estimated": "spacing estimated from the person's height (the file states none): mm ±10 %",
+    "assumed": "no spacing in the file: 1 mm assumed, sizes in mm unknown",
+}
+
+
 def format_text(name: str, result: Result) -> str:
     """Human-readable summary of one result."""
     t = result.timings
@@ -73,6 +80,9 @@ def format_text(name: str, result: Result) -> str:
         f"{name}: {result.decision.value}  score {result.scan_score:.3f}  "
         f"({len(result.findings)} finding{'s' if len(result.findings) != 1 else ''})"
     ]
+    note = _SPACING_NOTES.get(result.image.spacing_source) if result.image else None
+    if note:
+        lines.append(f"  {note}")
     for f in result.findings:
         lines.append(
             f"  {f.label:<13} {f.confidence:5.3f}  {f.zone.value:<13} "

@@ -48,6 +48,23 @@ def test_text_output(
     assert f"{scans[1]}: CLEAR" in out
     assert "phone" in out and "abdomen" in out
     assert out.count("timings: decode") == 2
+    assert "spacing" not in out  # both files state theirs
+
+
+def test_text_output_says_when_the_spacing_was_not_stated(
+    tmp_path: Path, write_model: WriteModel, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file without any spacing gets a line saying how its sizes in mm were found."""
+    body = synthetic_body(spacing=SPACING)
+    path = tmp_path / "nospacing.dcm"
+    encode_dicom(np.exp(-body.image), SPACING, "lin-nospacing-16").save_as(path)
+    files = write_model()
+    main(["detect", str(path), "--model", str(files.model)])
+    out = capsys.readouterr().out
+    assert ("estimated from the person's height" in out) != ("1 mm assumed" in out)
+    main(["detect", str(tmp_path / "nospacing.dcm"), "--model", str(files.model), "--json"])
+    source = json.loads(capsys.readouterr().out)["image"]["spacing_source"]
+    assert source in ("estimated", "assumed")
 
 
 def test_json_output(
