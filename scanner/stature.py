@@ -15,9 +15,11 @@ scan shows exactly that span. :func:`estimate_spacing` finds it in the attenuati
 3. the top of the head is where the body ends going up the midline from the torso, so hands
    raised above the head (beside it, or above it with air between) do not count; the soles
    are the body's last row;
-4. a whole body has air above the head and, somewhere 70-95 % of the way from the head to
-   the soles, air on the midline between the legs; an image without either is a part of a
-   body, and is left without an estimate.
+4. a whole standing body is at least :data:`MIN_SLENDERNESS` times as tall as its torso is
+   wide, has a head narrower than the torso (:data:`MAX_HEAD_WIDTH`) with air above it and,
+   somewhere 70-95 % of the way from the head to the soles, air on the midline between the
+   legs; an image without these (a part of a body, a person lying, a scan stored turned or
+   upside down) is left without an estimate.
 
 The estimate is square (the same spacing for rows and columns): a file that leaves the
 spacing out says nothing about an anisotropic pitch either.
@@ -31,7 +33,14 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-__all__ = ["CONTENT_ATTENUATION", "HEAD_TO_SOLE_MM", "MIN_FILL", "estimate_spacing"]
+__all__ = [
+    "CONTENT_ATTENUATION",
+    "HEAD_TO_SOLE_MM",
+    "MAX_HEAD_WIDTH",
+    "MIN_FILL",
+    "MIN_SLENDERNESS",
+    "estimate_spacing",
+]
 
 #: Height of a standing adult from the top of the head to the shoe soles, in mm (a stature of
 #: about 1.70 m, between the adult male and female means, plus the soles).
@@ -40,6 +49,12 @@ HEAD_TO_SOLE_MM = 1720.0
 CONTENT_ATTENUATION = 0.15
 #: The body must span at least this fraction of the image rows.
 MIN_FILL = 0.6
+#: A standing person's top-to-bottom extent is at least this many times the torso's width
+#: (about 4 arms down, 6 arms raised; a scan turned by 90 degrees gives about 1).
+MIN_SLENDERNESS = 2.5
+#: The head (the top 6 % of the head-to-sole extent) is at most this fraction of the torso's
+#: width (about 0.4-0.6).
+MAX_HEAD_WIDTH = 0.8
 #: Estimates outside this range (mm) are refused: the image is not a full-body scan.
 SPACING_RANGE = (0.25, 5.0)
 #: The estimate works on images of at most about this many rows (taller ones are strided).
@@ -77,11 +92,14 @@ def estimate_spacing(image: NDArray[np.floating]) -> float | None:
     if bottom - top + 1 < MIN_FILL * small.shape[0]:
         return None
     span = bottom - top
-    torso = body[top + int(0.4 * span) : top + int(0.55 * span) + 1].sum(axis=0)
+    torso = body[top + int(0.4 * span) : top + int(0.55 * span) + 1]
     width = max(3, small.shape[1] // 8)
-    profile = ndimage.uniform_filter1d(torso.astype(np.float32), width)
+    profile = ndimage.uniform_filter1d(torso.sum(axis=0).astype(np.float32), width)
     widest = np.flatnonzero(profile >= 0.95 * profile.max())
     midline = int(widest[0] + widest[-1]) // 2
+    torso_width = _run_width(torso, midline)
+    if span < MIN_SLENDERNESS * torso_width:
+        return None  # not a standing person (lying, or the image is turned)
     band = max(1, small.shape[1] // 100)
     centre = body[:, max(0, midline - band) : midline + band + 1].any(axis=1)
     head = top + int(0.45 * span)
@@ -89,6 +107,9 @@ def estimate_spacing(image: NDArray[np.floating]) -> float | None:
         return None
     while head > top and centre[head - 1]:
         head -= 1
+    skull = body[head : head + max(2, int(0.06 * (bottom - head)))]
+    if _run_width(skull, midline) > MAX_HEAD_WIDTH * torso_width:
+        return None  # what tops the midline is as wide as the torso: not a head (upside down?)
     legs = small[head + int(0.7 * (bottom - head)) : head + int(0.95 * (bottom - head)), midline]
     if head == 0 or (legs > CONTENT_ATTENUATION).all():
         return None  # the head touches the top edge, or no air between the legs: not a whole body
@@ -97,3 +118,16 @@ def estimate_spacing(image: NDArray[np.floating]) -> float | None:
     if not SPACING_RANGE[0] <= spacing <= SPACING_RANGE[1]:
         return None
     return float(spacing)
+
+
+def _run_width(rows: NDArray[np.bool_], column: int) -> float:
+    """Median width of the solid run through ``column`` in each row that has one (0: none)."""
+    widths = []
+    for row in rows:
+        if not row[column]:
+            continue
+        air = np.flatnonzero(~row)
+        left = int(air[air < column].max()) + 1 if (air < column).any() else 0
+        right = int(air[air > column].min()) if (air > column).any() else row.size
+        widths.append(right - left)
+    return float(np.median(widths)) if widths else 0.0

@@ -68,6 +68,16 @@ def test_no_estimate_for_part_of_a_body() -> None:
     assert estimate_spacing(att[rows[0] + 40 :]) is None
 
 
+@pytest.mark.parametrize("pose", [Pose.ARMS_DOWN, Pose.ARMS_OUT])
+def test_no_estimate_for_a_turned_scan(pose: Pose) -> None:
+    """A scan stored turned by 90 degrees or upside down is not a standing person."""
+    att = _attenuation(_simulated(7, 1.5, pose))
+    assert estimate_spacing(att) is not None
+    assert estimate_spacing(np.rot90(att).copy()) is None
+    assert estimate_spacing(np.rot90(att, 3).copy()) is None
+    assert estimate_spacing(att[::-1].copy()) is None
+
+
 def test_reader_estimates_a_missing_spacing() -> None:
     """A DICOM file without any spacing attribute is read at the estimated spacing, with a
     message that says how it was found and how to avoid it."""
