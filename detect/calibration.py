@@ -8,7 +8,7 @@ from numpy.typing import ArrayLike, NDArray
 from detect.errors import InputError
 from models.manifest import Calibration, PlattParams
 
-__all__ = ["calibrate", "calibrate_labels", "fit_platt", "logit", "sigmoid"]
+__all__ = ["calibrate", "calibrate_labels", "fit_platt", "logit", "sigmoid", "uncalibrate"]
 
 #: Raw scores are clipped to ``[EPS, 1 - EPS]`` before the logit.
 EPS = 1e-6
@@ -47,6 +47,30 @@ def calibrate(raw: ArrayLike, params: PlattParams) -> NDArray[np.float64]:
         ``sigmoid(a * logit(raw) + b)``.
     """
     return sigmoid(params.a * logit(raw) + params.b)
+
+
+def uncalibrate(p: ArrayLike, params: PlattParams) -> NDArray[np.float64]:
+    """Raw scores that :func:`calibrate` maps to ``p`` (its inverse; needs ``params.a > 0``).
+
+    Parameters
+    ----------
+    p : array_like, shape (N,)
+        Calibrated probabilities.
+    params : PlattParams
+
+    Returns
+    -------
+    ndarray of float64, shape (N,)
+        ``sigmoid((logit(p) - b) / a)``.
+
+    Raises
+    ------
+    InputError
+        If ``params.a`` is not positive (the mapping is then not increasing).
+    """
+    if not params.a > 0:
+        raise InputError(f"Platt parameter a={params.a} is not positive: no increasing inverse")
+    return sigmoid((logit(p) - params.b) / params.a)
 
 
 def calibrate_labels(

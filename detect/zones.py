@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detect.result import BodyZone
-from kernels import body_mask
+from kernels import axis_run, body_mask
 
 __all__ = ["BodyLayout", "ZoneBands", "assign_zone", "body_layout"]
 
@@ -105,20 +105,10 @@ def body_layout(image: NDArray[np.float32], step: int = 1) -> BodyLayout:
     widths = [
         run[1] - run[0]
         for i in range(top + round(0.24 * height), top + round(ZoneBands().chest * height))
-        if i < mask.shape[0] and (run := _axis_run(mask[i], mc)) is not None
+        if i < mask.shape[0] and (run := axis_run(mask[i], mc)) is not None
     ]
     half = float(np.percentile(widths, 25)) / 2.0 if widths else float("inf")
     return BodyLayout(mask, top, bottom, midline, step, half)
-
-
-def _axis_run(row: NDArray[np.bool_], midline: int) -> tuple[int, int] | None:
-    """Column range [start, stop) of the body run on the midline (None when it is air)."""
-    if not row[midline]:
-        return None
-    air = np.flatnonzero(~row)
-    start = int(air[air < midline].max()) + 1 if (air < midline).any() else 0
-    stop = int(air[air > midline].min()) if (air > midline).any() else row.size
-    return start, stop
 
 
 def assign_zone(
@@ -161,7 +151,7 @@ def assign_zone(
         return BodyZone.LEGS
     if t < 0.0 and layout.mask.any():
         return BodyZone.ARMS_HANDS
-    run = _axis_run(layout.mask[r], int(np.clip(round(layout.midline), 0, cols - 1)))
+    run = axis_run(layout.mask[r], int(np.clip(round(layout.midline), 0, cols - 1)))
     if run is not None and not (run[0] - 1 <= c < run[1] + 1):
         return BodyZone.ARMS_HANDS
     lateral = abs(center[1] - layout.midline)

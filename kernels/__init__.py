@@ -17,7 +17,7 @@ from kernels.destripe import DEFAULT_STRIPE_SIGMA, destripe, stripe_profile
 from kernels.display import ColourMap, colour_lut, pseudo_colour, window_level
 from kernels.enhance import gaussian_blur, unsharp
 from kernels.errors import EmptyMaskError, KernelDtypeError, KernelError, KernelInputError
-from kernels.mask import DEFAULT_BODY_THRESHOLD, BodyBounds, body_bounds, body_mask
+from kernels.mask import DEFAULT_BODY_THRESHOLD, BodyBounds, axis_run, body_bounds, body_mask
 from kernels.normalize import (
     DEFAULT_EPSILON,
     counts_to_attenuation,
@@ -41,6 +41,7 @@ __all__ = [
     "KernelError",
     "KernelInputError",
     "Resampled",
+    "axis_run",
     "body_bounds",
     "body_mask",
     "clahe",

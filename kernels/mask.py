@@ -23,7 +23,7 @@ from kernels._config import jit, pjit, serialized
 from kernels._validate import as_array, check_2d, float_image, real_scalar
 from kernels.errors import EmptyMaskError, KernelDtypeError, KernelInputError
 
-__all__ = ["DEFAULT_BODY_THRESHOLD", "BodyBounds", "body_bounds", "body_mask"]
+__all__ = ["DEFAULT_BODY_THRESHOLD", "BodyBounds", "axis_run", "body_bounds", "body_mask"]
 
 #: Attenuation above which a (smoothed) pixel is taken for body: well above air noise, below
 #: the thinnest body parts (hands, hair ~0.2-0.5).
@@ -283,3 +283,26 @@ def body_bounds(mask: NDArray[np.bool_]) -> BodyBounds:
         )
     cols = np.flatnonzero(arr[rows[0] : rows[-1] + 1].any(axis=0))
     return BodyBounds(int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+
+
+def axis_run(row: NDArray[np.bool_], column: int) -> tuple[int, int] | None:
+    """Column range ``[start, stop)`` of the run of True through ``column`` in one mask row.
+
+    Parameters
+    ----------
+    row : ndarray of bool, shape (cols,)
+        One row of a mask (e.g. of :func:`body_mask`).
+    column : int
+        Column the run must contain (e.g. the body's midline).
+
+    Returns
+    -------
+    tuple of int or None
+        None when ``row[column]`` is False.
+    """
+    if not row[column]:
+        return None
+    air = np.flatnonzero(~row)
+    start = int(air[air < column].max()) + 1 if (air < column).any() else 0
+    stop = int(air[air > column].min()) if (air > column).any() else row.size
+    return start, stop

@@ -7,9 +7,9 @@ adult, however, measures about :data:`HEAD_TO_SOLE_MM` from the top of the head 
 soles (adult statures of 1.5-2.0 m put most people within about 10 % of it), and a full-body
 scan shows exactly that span. :func:`estimate_spacing` finds it in the attenuation image:
 
-1. content is attenuation above :data:`CONTENT_ATTENUATION` after a small box filter (the
-   filter ignores isolated noise); the body is the largest connected piece of it, and must
-   span at least :data:`MIN_FILL` of the image's rows (a full-body scan, not a detail);
+1. the body is :func:`kernels.body_mask` (the largest connected region above
+   :data:`CONTENT_ATTENUATION` after a small box filter), and must span at least
+   :data:`MIN_FILL` of the image's rows (a full-body scan, not a detail);
 2. the body's midline is the centre of the widest solid part of the body 40-55 % of the way
    down it (the torso: wider than an arm or a handrail beside it);
 3. the top of the head is where the body ends going up the midline from the torso, so hands
@@ -33,6 +33,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from kernels import DEFAULT_BODY_THRESHOLD, axis_run, body_mask
+
 __all__ = [
     "CONTENT_ATTENUATION",
     "HEAD_TO_SOLE_MM",
@@ -46,7 +48,7 @@ __all__ = [
 #: about 1.70 m, between the adult male and female means, plus the soles).
 HEAD_TO_SOLE_MM = 1720.0
 #: Attenuation (-ln I/I_air) above which a smoothed pixel is part of the body.
-CONTENT_ATTENUATION = 0.15
+CONTENT_ATTENUATION = DEFAULT_BODY_THRESHOLD
 #: The body must span at least this fraction of the image rows.
 MIN_FILL = 0.6
 #: A standing person's top-to-bottom extent is at least this many times the torso's width
@@ -81,13 +83,13 @@ def estimate_spacing(image: NDArray[np.floating]) -> float | None:
         return None
     step = max(1, math.ceil(img.shape[0] / _WORK_ROWS))
     small = np.nan_to_num(img[::step, ::step], nan=0.0, posinf=0.0, neginf=0.0)
-    mask = ndimage.uniform_filter(small, 5) > CONTENT_ATTENUATION
-    labels, n = ndimage.label(mask)
-    if n == 0:
-        return None
-    sizes = np.bincount(labels.ravel())[1:]
-    body = labels == 1 + int(np.argmax(sizes))
+    # holes stay open: the platform under the feet would otherwise close the gap between legs
+    body: NDArray[np.bool_] = np.asarray(
+        body_mask(small, CONTENT_ATTENUATION, fill_holes=False), dtype=np.bool_
+    )
     rows = np.flatnonzero(body.any(axis=1))
+    if rows.size == 0:
+        return None
     top, bottom = int(rows[0]), int(rows[-1])
     if bottom - top + 1 < MIN_FILL * small.shape[0]:
         return None
@@ -101,7 +103,7 @@ def estimate_spacing(image: NDArray[np.floating]) -> float | None:
     if span < MIN_SLENDERNESS * torso_width:
         return None  # not a standing person (lying, or the image is turned)
     band = max(1, small.shape[1] // 100)
-    centre = body[:, max(0, midline - band) : midline + band + 1].any(axis=1)
+    centre = np.asarray(body[:, max(0, midline - band) : midline + band + 1].any(axis=1))
     head = top + int(0.45 * span)
     if not centre[head]:
         return None
@@ -122,12 +124,5 @@ def estimate_spacing(image: NDArray[np.floating]) -> float | None:
 
 def _run_width(rows: NDArray[np.bool_], column: int) -> float:
     """Median width of the solid run through ``column`` in each row that has one (0: none)."""
-    widths = []
-    for row in rows:
-        if not row[column]:
-            continue
-        air = np.flatnonzero(~row)
-        left = int(air[air < column].max()) + 1 if (air < column).any() else 0
-        right = int(air[air > column].min()) if (air > column).any() else row.size
-        widths.append(right - left)
+    widths = [run[1] - run[0] for row in rows if (run := axis_run(row, column)) is not None]
     return float(np.median(widths)) if widths else 0.0

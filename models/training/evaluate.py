@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm import tqdm
 
-from detect.calibration import calibrate_labels, fit_platt, logit, sigmoid
+from detect.calibration import calibrate_labels, fit_platt, uncalibrate
 from detect.decision import scan_score
 from detect.postprocess import Detections, box_iou, decode, nms
 from detect.preprocess import enlarge
@@ -318,9 +318,9 @@ def choose_thresholds(
 
 def _phone_confidence(score: float, scan: PlattParams | None) -> float:
     """The highest phone confidence that gives a scan this score (inverse of the scan Platt)."""
-    if scan is None:
+    if scan is None or not scan.a > 0:
         return score
-    return float(sigmoid((logit(score)[()] - scan.b) / scan.a)) if scan.a > 0 else score
+    return float(uncalibrate([score], scan)[0])
 
 
 def _round_up(value: float, places: int = 4) -> float:
