@@ -19,8 +19,12 @@ The normalisation rules are the ones :mod:`scanner.encoding` documents (and writ
   ``MAX_LOG_RANGE`` (30) natural-log units, the file cannot follow the convention (the
   vendor's log scale is unknown): the full stored range is assumed to span
   :data:`scanner.encoding.LOG_RANGE` and a conformance problem is reported.
-* Photometric Interpretation is display only and is used only when (0028,1040)/(0028,1041) are
-  missing: LOG is assumed, with sign ``-1`` for MONOCHROME2 and ``+1`` for MONOCHROME1.
+* When (0028,1040) or (0028,1041) is missing or invalid, it is read from the image
+  (:func:`scanner.intensity.read_intensity`: where the air beside the person lies in the value
+  range gives the sign, how far the densest body part lies from air tells LIN from LOG). Only
+  when the image cannot tell (no air at its edges) is Photometric Interpretation, a display
+  setting, used: LOG is assumed, with sign ``-1`` for MONOCHROME2 and ``+1`` for MONOCHROME1.
+  Stated values are kept; an image that contradicts them is reported.
 * Spacing: Pixel Spacing, else Imager Pixel Spacing (divided by the Estimated Radiographic
   Magnification Factor when present), else the caller's ``pixel_spacing``, else an estimate
   from the height of the person scanned (:func:`scanner.stature.estimate_spacing`), else
@@ -54,6 +58,7 @@ from scanner.errors import (
     TruncatedFileError,
     UnsupportedScanError,
 )
+from scanner.intensity import read_intensity
 from scanner.scan import Normalisation, Scan, ScanMetadata, SpacingSource
 from scanner.stature import HEAD_TO_SOLE_MM, estimate_spacing
 
@@ -353,27 +358,68 @@ def _rescale(
     return values, slope, intercept
 
 
-def _relationship(ds: Dataset, conformance: Conformance) -> tuple[str, int]:
-    """(relationship, sign) from the file, with the photometric fallback."""
+def _relationship(
+    ds: Dataset, values: NDArray[np.float64], conformance: Conformance, steps: list[str]
+) -> tuple[str, int]:
+    """(relationship, sign) from the file; what it leaves out is read from the image.
+
+    A missing or invalid (0028,1040)/(0028,1041) is taken from :func:`scanner.intensity.
+    read_intensity` when the image has air beside the person, else from the photometric rule
+    (LOG; sign ``-1`` for MONOCHROME2, ``+1`` for MONOCHROME1). Values the file states are kept;
+    where the image contradicts them, a conformance problem says so.
+    """
     photometric = str(_get(ds, "PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     relationship = str(_get(ds, "PixelIntensityRelationship", "")).strip().upper()
     sign = _int(ds, "PixelIntensityRelationshipSign")
-    if relationship not in ("LIN", "LOG"):
+    reading = read_intensity(values)
+    if relationship in ("LIN", "LOG"):
+        if reading is not None and reading.relationship not in (None, relationship):
+            conformance.report(
+                f"Pixel Intensity Relationship (0028,1040) is {relationship}, but the image "
+                f"looks {reading.relationship}: {reading.describe()}. The file's value was "
+                "used; check the scanner's export settings"
+            )
+    else:
         what = f"is {relationship!r}" if relationship else "is missing"
-        conformance.report(
-            f"Pixel Intensity Relationship (0028,1040) {what}; assumed LOG (log-converted "
-            "data). Have the scanner write LIN or LOG"
-        )
-        relationship = "LOG"
-    if sign not in (1, -1):
-        guess = 1 if photometric == "MONOCHROME1" else -1
+        if reading is not None and reading.relationship is not None:
+            relationship = reading.relationship
+            conformance.report(
+                f"Pixel Intensity Relationship (0028,1040) {what}; read {relationship} from "
+                f"the image ({reading.describe()}). Have the scanner write LIN or LOG"
+            )
+            steps.append(f"relationship {relationship} read from the image")
+        else:
+            conformance.report(
+                f"Pixel Intensity Relationship (0028,1040) {what}; assumed LOG (log-converted "
+                "data). Have the scanner write LIN or LOG"
+            )
+            relationship = "LOG"
+    if sign in (1, -1):
+        if reading is not None and reading.sign != sign:
+            conformance.report(
+                f"Pixel Intensity Relationship Sign (0028,1041) is {sign:+d}, but "
+                f"{reading.describe()}. The file's value was used; check the scanner's export "
+                "settings"
+            )
+    else:
         what = f"is {sign!r}" if sign is not None else "is missing"
-        conformance.report(
-            f"Pixel Intensity Relationship Sign (0028,1041) {what}; assumed {guess:+d} from "
-            f"{photometric or 'MONOCHROME2'} (dense material shown white). Have the scanner "
-            "write the sign"
-        )
-        sign = guess
+        if reading is not None:
+            sign = reading.sign
+            conformance.report(
+                f"Pixel Intensity Relationship Sign (0028,1041) {what}; read {sign:+d} from the "
+                "image (the air beside the person is at the "
+                f"{'high' if sign > 0 else 'low'} end of the values). Have the scanner write "
+                "the sign"
+            )
+            steps.append(f"sign {sign:+d} read from the image")
+        else:
+            guess = 1 if photometric == "MONOCHROME1" else -1
+            conformance.report(
+                f"Pixel Intensity Relationship Sign (0028,1041) {what}; assumed {guess:+d} "
+                f"from {photometric or 'MONOCHROME2'} (dense material shown white). Have the "
+                "scanner write the sign"
+            )
+            sign = guess
     return relationship, sign
 
 
@@ -500,7 +546,7 @@ def scan_from_dataset(
 
     steps: list[str] = [f"decoded {rows} x {cols} pixels, {bits_stored} bits stored ({ts.name})"]
     values, slope, intercept = _rescale(ds, stored, conformance, steps)
-    relationship, sign = _relationship(ds, conformance)
+    relationship, sign = _relationship(ds, values, conformance, steps)
     air: float | None = None
     if relationship == "LIN":
         image, air = lin_to_attenuation(name, values, sign, slope, intercept, max_stored, steps)

@@ -197,8 +197,7 @@ def test_hand_built_log_positive_sign(attenuation: NDArray[np.float32]) -> None:
 def test_hand_built_eight_bit_log_mono1_without_intensity_tags(
     attenuation: NDArray[np.float32],
 ) -> None:
-    """An 8-bit MONOCHROME1 file without (0028,1040/1041) falls back on the photometric rule."""
-    # MONOCHROME1 fallback: sign +1 (higher = less attenuation), LOG.
+    """An 8-bit file without (0028,1040/1041) has both read from the image (LOG, sign +1)."""
     scale = 40.0
     stored = np.rint(250.0 - scale * attenuation.astype(np.float64)).astype(np.uint8)
     ds = _hand_built(
@@ -213,8 +212,8 @@ def test_hand_built_eight_bit_log_mono1_without_intensity_tags(
     ds.HighBit = 7
     ds.PixelData = stored.tobytes()
     with (
-        pytest.warns(ScanWarning, match=r"Relationship \(0028,1040\) is missing; assumed LOG"),
-        pytest.warns(ScanWarning, match=r"Sign \(0028,1041\) is missing; assumed \+1"),
+        pytest.warns(ScanWarning, match=r"\(0028,1040\) is missing; read LOG from the image"),
+        pytest.warns(ScanWarning, match=r"\(0028,1041\) is missing; read \+1 from the image"),
     ):
         scan = read_scan(_bytes(ds))
     np.testing.assert_allclose(scan.image, attenuation, atol=1.0 / scale)

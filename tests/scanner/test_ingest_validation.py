@@ -75,8 +75,8 @@ def test_conformant_file_raises_nothing(transmission: NDArray[np.float32]) -> No
     [
         (lambda ds: setattr(ds, "PixelSpacing", ["0", "1"]), r"PixelSpacing .* not two positive"),
         (lambda ds: setattr(ds, "RescaleSlope", "0"), r"Rescale Slope '0' is not a non-zero"),
-        (lambda ds: setattr(ds, "PixelIntensityRelationship", "DISP"), r"is 'DISP'; assumed LOG"),
-        (lambda ds: setattr(ds, "PixelIntensityRelationshipSign", 0), r"Sign .* is 0; assumed"),
+        (lambda ds: setattr(ds, "PixelIntensityRelationship", "DISP"), r"'DISP'; read LOG from"),
+        (lambda ds: setattr(ds, "PixelIntensityRelationshipSign", 0), r"Sign .* 0; read -1"),
         (lambda ds: setattr(ds, "SOPClassUID", "1.2.840.10008.5.1.4.1.1.2"), "CT Image Storage"),
     ],
 )
