@@ -18,6 +18,13 @@ from scanner.errors import UnsupportedScanError
 AIR_OFFSET_LIMIT = 0.25
 #: Largest plausible span of natural-log attenuation in one image (exp(-30) ~ 1e-13).
 MAX_LOG_RANGE = 30.0
+#: Median attenuation of the body (pixels above :data:`BODY_FLOOR`) in a full-body scan: 2.38
+#: on average over 40 simulated scans of 100-160 kVp and every body (SD 10 %, range 1.99-2.87).
+BODY_MEDIAN = 2.4
+#: Attenuation above which a pixel counts as body for :data:`BODY_MEDIAN`.
+BODY_FLOOR = 0.3
+#: A LOG image whose body median lies outside this range is not in natural-log units.
+PLAUSIBLE_BODY_MEDIAN = (1.2, 5.0)
 
 
 def lin_to_attenuation(
@@ -63,16 +70,64 @@ def log_to_attenuation(
     span = float(np.ptp(att)) if att.size else 0.0
     if span > MAX_LOG_RANGE:
         scale = (LOG_RANGE[1] - LOG_RANGE[0]) / (abs(slope) * max_stored)
-        att = att * scale
+        att = subtract_air_offset(att * scale, conformance, steps, always=True)
+        body = body_scale(att)
+        if body is None:
+            conformance.report(
+                f"LOG values span {span:.4g} units after rescale, more than any natural-log "
+                f"image can ({MAX_LOG_RANGE:g}); the vendor's log scale is unknown, assumed the "
+                f"stored range spans {LOG_RANGE[1] - LOG_RANGE[0]:g} natural-log units. Write "
+                "Rescale Slope/Intercept so the rescaled value is -ln(I / I_air)"
+            )
+            steps.append(f"unknown log scale: multiplied by the assumed {scale:.6g}")
+            return att
         conformance.report(
             f"LOG values span {span:.4g} units after rescale, more than any natural-log image "
-            f"can ({MAX_LOG_RANGE:g}); the vendor's log scale is unknown, assumed the stored "
-            f"range spans {LOG_RANGE[1] - LOG_RANGE[0]:g} natural-log units. Write Rescale "
-            "Slope/Intercept so the rescaled value is -ln(I / I_air)"
+            f"can ({MAX_LOG_RANGE:g}); the vendor's log scale is unknown, so the image was "
+            f"scaled to give the body the median attenuation of a full-body scan "
+            f"({BODY_MEDIAN:g}). Write Rescale Slope/Intercept so the rescaled value is "
+            "-ln(I / I_air)"
         )
-        steps.append(f"unknown log scale: multiplied by the assumed {scale:.6g}")
-        return subtract_air_offset(att, conformance, steps, always=True)
-    return subtract_air_offset(att, conformance, steps, always=False)
+        steps.append(
+            f"unknown log scale: multiplied by {scale * body:.6g}, the body's median "
+            f"attenuation set to {BODY_MEDIAN:g}"
+        )
+        return (att * body).astype(np.float32)
+    att = subtract_air_offset(att, conformance, steps, always=False)
+    body = body_scale(att)
+    if body is not None:
+        median = BODY_MEDIAN / body
+        lo, hi = PLAUSIBLE_BODY_MEDIAN
+        if not lo <= median <= hi:
+            conformance.report(
+                f"the body's median attenuation is {median:.3g} after rescale, outside the "
+                f"{lo:g}-{hi:g} natural-log units of a full-body scan: the rescaled values are "
+                "not -ln(I / I_air) (log10? another unit?); scaled by "
+                f"{body:.4g} to the typical {BODY_MEDIAN:g}. Write Rescale Slope/Intercept so "
+                "the rescaled value is -ln(I / I_air)"
+            )
+            steps.append(f"log scale off (body median {median:.3g}): multiplied by {body:.4g}")
+            return (att * body).astype(np.float32)
+    return att
+
+
+def body_scale(att: NDArray[np.floating]) -> float | None:
+    """Factor that gives the body the median attenuation :data:`BODY_MEDIAN`.
+
+    The body is the pixels above :data:`BODY_FLOOR` once scaled, so the factor is refined a few
+    times. Returns None when fewer than 2 % of the pixels (sampled) are body at any step: the
+    image is not a body scan, or its air is not 0.
+    """
+    flat = np.asarray(att, dtype=np.float64).ravel()
+    flat = flat[:: max(1, flat.size // (1 << 16))]
+    flat = flat[np.isfinite(flat)]
+    factor = 1.0
+    for _ in range(6):
+        body = flat[flat * factor > BODY_FLOOR]
+        if body.size < 0.02 * max(1, flat.size):
+            return None
+        factor = BODY_MEDIAN / float(np.median(body))
+    return factor
 
 
 def subtract_air_offset(

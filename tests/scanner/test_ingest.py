@@ -14,6 +14,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from scanner import Scan, ScanMetadata, ScanWarning, SpacingSource, read_scan
+from scanner._normalise import BODY_FLOOR, BODY_MEDIAN
 from scanner.encoding import ENCODINGS, Encoding, encode_dicom, random_encoding
 from tests.scanner.conftest import SPACING
 
@@ -238,7 +239,8 @@ def test_hand_built_signed_log(attenuation: NDArray[np.float32]) -> None:
 
 
 def test_log_with_unknown_scale_maps_air_to_zero(attenuation: NDArray[np.float32]) -> None:
-    """A LOG file with slope 1 and a huge range is flagged, and its air still maps to 0."""
+    """A LOG file with slope 1 and a huge range is flagged, its air still maps to 0 and its
+    scale is set from the body (median attenuation of a full-body scan)."""
     stored = np.rint(2000.0 + 5000.0 * attenuation.astype(np.float64)).astype(np.uint16)
     ds = _hand_built(
         stored,
@@ -254,8 +256,33 @@ def test_log_with_unknown_scale_maps_air_to_zero(attenuation: NDArray[np.float32
         scan = read_scan(_bytes(ds))
     air = attenuation == 0
     assert float(np.abs(scan.image[air]).max()) < 1e-6
-    # Monotonic in the true attenuation, with the assumed scale 12 / 65535 per stored unit.
-    np.testing.assert_allclose(scan.image, 5000.0 * attenuation * 12 / 65535, atol=1e-3)
+    # Proportional to the true attenuation, at the scale that gives the body the median 2.4.
+    scale = BODY_MEDIAN / float(np.median(attenuation[attenuation > BODY_FLOOR]))
+    np.testing.assert_allclose(scan.image, attenuation * scale, atol=2e-3, rtol=2e-3)
+    assert float(np.median(scan.image[scan.image > BODY_FLOOR])) == pytest.approx(BODY_MEDIAN)
+
+
+def test_log10_values_are_scaled_to_natural_log(attenuation: NDArray[np.float32]) -> None:
+    """LOG values in base 10 (a plausible slope, wrong unit) are found by the body's median
+    attenuation, reported and scaled back to natural-log units."""
+    log10 = attenuation.astype(np.float64) / np.log(10.0)
+    stored = np.rint(10000.0 * log10).astype(np.uint16)
+    ds = _hand_built(
+        stored,
+        BitsStored=16,
+        PhotometricInterpretation="MONOCHROME2",
+        PixelIntensityRelationship="LOG",
+        PixelIntensityRelationshipSign=-1,
+        RescaleSlope="0.0001",
+        RescaleIntercept="0",
+        PixelSpacing=["1", "1"],
+    )
+    with pytest.warns(ScanWarning, match=r"median attenuation is 1\.0\d after rescale"):
+        scan = read_scan(_bytes(ds))
+    body = attenuation > BODY_FLOOR
+    ratio = float(np.median(scan.image[body] / attenuation[body]))
+    scale = BODY_MEDIAN / float(np.median(attenuation[body]))
+    assert ratio == pytest.approx(scale, rel=0.02)
 
 
 def test_caller_spacing_used_when_file_has_none(transmission: NDArray[np.float32]) -> None:
