@@ -164,7 +164,10 @@ def add_image_input_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--polarity",
         choices=[p.value for p in Polarity],
-        help="what PNG/TIFF pixel values mean (DICOM files say it themselves)",
+        help=(
+            "what PNG/TIFF pixel values mean, or auto to read it from the image (DICOM files "
+            "say it themselves)"
+        ),
     )
 
 

@@ -8,6 +8,13 @@ and ``polarity`` (:class:`scanner.scan.Polarity`):
   integer values are divided by ``log_scale`` (stored units per natural-log unit) or, when it is
   not given, the full integer range is assumed to span ``scanner.encoding.LOG_RANGE``.
 * ``INVERTED_ATTENUATION``: as ``ATTENUATION`` but larger = less attenuation (a display image).
+* ``AUTO``: one of the three, read from the image by :func:`scanner.intensity.read_intensity`
+  (where the air beside the person lies in the value range, how far the densest body part lies
+  from it); an image that does not tell (no air at its edges) is refused with the choices.
+
+A log image whose scale is unknown (integer values without ``log_scale``) is scaled so that the
+body has the median attenuation of a full-body scan; one whose body median is implausible for
+natural-log units is rescaled alike and reported (:func:`scanner._normalise.check_log_scale`).
 
 For both log polarities the air offset (attenuation of the region beside the body) is then
 subtracted so air is 0, under the rule of :func:`scanner._normalise.subtract_air_offset` (always for
@@ -26,10 +33,11 @@ from numpy.typing import NDArray
 
 import kernels
 from scanner._dicom import MAX_SIDE, MIN_SIDE
-from scanner._normalise import subtract_air_offset
+from scanner._normalise import check_log_scale, scale_to_body, subtract_air_offset
 from scanner.conformance import Conformance
 from scanner.encoding import LOG_RANGE
 from scanner.errors import ImageParametersError, NotDicomError, UnsupportedScanError
+from scanner.intensity import read_intensity
 from scanner.scan import Normalisation, Polarity, Scan, ScanMetadata, SpacingSource
 
 logger = logging.getLogger(__name__)
@@ -99,6 +107,29 @@ def _parameters(
     return check_spacing(pixel_spacing), pol
 
 
+def _read_polarity(values: NDArray[np.float64], name: str, steps: list[str]) -> Polarity:
+    """``polarity='auto'``: the polarity the image shows, or ImageParametersError."""
+    reading = read_intensity(values)
+    if reading is None or reading.relationship is None:
+        choices = ", ".join(p.value for p in Polarity if p is not Polarity.AUTO)
+        why = "no air at its left and right edges" if reading is None else reading.describe()
+        raise ImageParametersError(
+            f"{name}: polarity 'auto' could not read what the values mean ({why}); pass the "
+            f"polarity of the export: {choices}"
+        )
+    if reading.relationship == "LIN":
+        pol = Polarity.COUNTS if reading.sign > 0 else None
+    else:
+        pol = Polarity.INVERTED_ATTENUATION if reading.sign > 0 else Polarity.ATTENUATION
+    if pol is None:
+        raise ImageParametersError(
+            f"{name}: polarity 'auto' read inverted linear counts ({reading.describe()}), which "
+            "no polarity describes; export the counts with air bright, or a log image"
+        )
+    steps.append(f"polarity {pol.value} read from the image ({reading.describe()})")
+    return pol
+
+
 def check_spacing(pixel_spacing: Any) -> tuple[float, float]:
     """Validate a caller's ``pixel_spacing`` (row, column) in mm."""
     try:
@@ -136,8 +167,11 @@ def scan_from_image(
         )
     values = arr.astype(np.float64)
     steps = [f"decoded {arr.shape[0]} x {arr.shape[1]} {arr.dtype} pixels ({fmt})"]
+    if pol is Polarity.AUTO:
+        pol = _read_polarity(values, name, steps)
     air: float | None = None
     assumed_scale = False
+    fix = "pass log_scale (stored units per natural-log unit)"
     if pol is Polarity.COUNTS:
         try:
             air = kernels.estimate_air_level(values)
@@ -164,15 +198,15 @@ def scan_from_image(
         elif is_int:
             scale = (LOG_RANGE[1] - LOG_RANGE[0]) / float(np.iinfo(arr.dtype).max)
             values = values * scale
-            conformance.report(
-                f"integer log image without log_scale: assumed the full {arr.dtype} range spans "
-                f"{LOG_RANGE[1] - LOG_RANGE[0]:g} natural-log units; pass log_scale"
-            )
-            steps.append(f"unknown log scale: multiplied by the assumed {scale:.6g}")
             assumed_scale = True
         # An inverted image's zero is arbitrary (the dtype's top), so its air offset always goes.
         always = assumed_scale or pol is Polarity.INVERTED_ATTENUATION
         image = subtract_air_offset(values, conformance, steps, always=always)
+        if assumed_scale:
+            problem = "integer log image without log_scale: its log scale is unknown"
+            image = scale_to_body(image, scale, conformance, steps, problem=problem, fix=fix)
+        else:
+            image = check_log_scale(image, conformance, steps, fix=fix)
     steps.append(f"spacing {spacing[0]:g} x {spacing[1]:g} mm from the caller")
     normalisation = Normalisation(
         source_format=fmt,

@@ -68,65 +68,91 @@ def log_to_attenuation(
         + ("" if sign == -1 else " negated (sign +1: higher = more intensity)")
     )
     span = float(np.ptp(att)) if att.size else 0.0
+    fix = "Write Rescale Slope/Intercept so the rescaled value is -ln(I / I_air)"
     if span > MAX_LOG_RANGE:
         scale = (LOG_RANGE[1] - LOG_RANGE[0]) / (abs(slope) * max_stored)
-        att = subtract_air_offset(att * scale, conformance, steps, always=True)
-        body = body_scale(att)
-        if body is None:
-            conformance.report(
-                f"LOG values span {span:.4g} units after rescale, more than any natural-log "
-                f"image can ({MAX_LOG_RANGE:g}); the vendor's log scale is unknown, assumed the "
-                f"stored range spans {LOG_RANGE[1] - LOG_RANGE[0]:g} natural-log units. Write "
-                "Rescale Slope/Intercept so the rescaled value is -ln(I / I_air)"
-            )
-            steps.append(f"unknown log scale: multiplied by the assumed {scale:.6g}")
-            return att
-        conformance.report(
+        shifted = subtract_air_offset(att * scale, conformance, steps, always=True)
+        problem = (
             f"LOG values span {span:.4g} units after rescale, more than any natural-log image "
-            f"can ({MAX_LOG_RANGE:g}); the vendor's log scale is unknown, so the image was "
-            f"scaled to give the body the median attenuation of a full-body scan "
-            f"({BODY_MEDIAN:g}). Write Rescale Slope/Intercept so the rescaled value is "
-            "-ln(I / I_air)"
+            f"can ({MAX_LOG_RANGE:g}); the vendor's log scale is unknown"
         )
-        steps.append(
-            f"unknown log scale: multiplied by {scale * body:.6g}, the body's median "
-            f"attenuation set to {BODY_MEDIAN:g}"
+        return scale_to_body(shifted, scale, conformance, steps, problem=problem, fix=fix)
+    shifted = subtract_air_offset(att, conformance, steps, always=False)
+    return check_log_scale(shifted, conformance, steps, fix=fix)
+
+
+def scale_to_body(
+    att: NDArray[np.floating],
+    assumed: float,
+    conformance: Conformance,
+    steps: list[str],
+    *,
+    problem: str,
+    fix: str,
+) -> NDArray[np.float32]:
+    """Set an unknown log scale from the body; ``att`` is already at the ``assumed`` scale
+    (the stored range spanning :data:`LOG_RANGE`) with air at 0. Without a body, it stays."""
+    body = body_scale(att)
+    if body is None:
+        conformance.report(
+            f"{problem}; assumed the stored range spans {LOG_RANGE[1] - LOG_RANGE[0]:g} "
+            f"natural-log units. {fix}"
         )
-        return (att * body).astype(np.float32)
-    att = subtract_air_offset(att, conformance, steps, always=False)
+        steps.append(f"unknown log scale: multiplied by the assumed {assumed:.6g}")
+        return np.asarray(att, dtype=np.float32)
+    conformance.report(
+        f"{problem}, so the image was scaled to give the body the median attenuation of a "
+        f"full-body scan ({BODY_MEDIAN:g}). {fix}"
+    )
+    steps.append(
+        f"unknown log scale: multiplied by {assumed * body:.6g}, the body's median "
+        f"attenuation set to {BODY_MEDIAN:g}"
+    )
+    return (att * body).astype(np.float32)
+
+
+def check_log_scale(
+    att: NDArray[np.floating], conformance: Conformance, steps: list[str], *, fix: str
+) -> NDArray[np.float32]:
+    """Rescale (and report) log attenuation whose body median is not a full-body scan's."""
     body = body_scale(att)
     if body is not None:
         median = BODY_MEDIAN / body
         lo, hi = PLAUSIBLE_BODY_MEDIAN
         if not lo <= median <= hi:
             conformance.report(
-                f"the body's median attenuation is {median:.3g} after rescale, outside the "
-                f"{lo:g}-{hi:g} natural-log units of a full-body scan: the rescaled values are "
-                "not -ln(I / I_air) (log10? another unit?); scaled by "
-                f"{body:.4g} to the typical {BODY_MEDIAN:g}. Write Rescale Slope/Intercept so "
-                "the rescaled value is -ln(I / I_air)"
+                f"the body's median attenuation is {median:.3g}, outside the {lo:g}-{hi:g} "
+                "natural-log units of a full-body scan: the values are not -ln(I / I_air) "
+                f"(log10? another unit?); scaled by {body:.4g} to the typical {BODY_MEDIAN:g}. "
+                f"{fix}"
             )
             steps.append(f"log scale off (body median {median:.3g}): multiplied by {body:.4g}")
             return (att * body).astype(np.float32)
-    return att
+    return np.asarray(att, dtype=np.float32)
 
 
 def body_scale(att: NDArray[np.floating]) -> float | None:
     """Factor that gives the body the median attenuation :data:`BODY_MEDIAN`.
 
-    The body is the pixels above :data:`BODY_FLOOR` once scaled, so the factor is refined a few
-    times. Returns None when fewer than 2 % of the pixels (sampled) are body at any step: the
-    image is not a body scan, or its air is not 0.
+    The body is the pixels above :data:`BODY_FLOOR` once scaled, so the factor is refined until
+    it settles (at most six times). Returns None when fewer than 2 % of the pixels (sampled) are
+    body at any step: the image is not a body scan, or its air is not 0.
     """
-    flat = np.asarray(att, dtype=np.float64).ravel()
-    flat = flat[:: max(1, flat.size // (1 << 16))]
+    arr = np.asarray(att)
+    stride = max(1, int(np.ceil(np.sqrt(arr.size / (1 << 15))))) if arr.ndim == 2 else 1
+    sample = arr[::stride, ::stride] if arr.ndim == 2 else arr.ravel()
+    flat = np.asarray(sample, dtype=np.float64).ravel()
     flat = flat[np.isfinite(flat)]
     factor = 1.0
     for _ in range(6):
         body = flat[flat * factor > BODY_FLOOR]
         if body.size < 0.02 * max(1, flat.size):
             return None
-        factor = BODY_MEDIAN / float(np.median(body))
+        new = BODY_MEDIAN / float(np.median(body))
+        settled = abs(new - factor) <= 1e-3 * factor
+        factor = new
+        if settled:
+            break
     return factor
 
 

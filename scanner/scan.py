@@ -30,6 +30,8 @@ class Polarity(StrEnum):
     ATTENUATION = "attenuation"
     #: Display image, larger = brighter = less attenuation (inverted log image).
     INVERTED_ATTENUATION = "inverted-attenuation"
+    #: Read from the image (:func:`scanner.intensity.read_intensity`): one of the three above.
+    AUTO = "auto"
 
 
 @dataclass(frozen=True)

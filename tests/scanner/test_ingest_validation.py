@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 from pydicom.dataset import Dataset, FileMetaDataset
 
 from scanner import (
+    ImageParametersError,
     NonConformantScanError,
     Polarity,
     ScanMetadata,
@@ -20,6 +21,7 @@ from scanner import (
     Validation,
     read_scan,
 )
+from scanner._normalise import BODY_FLOOR, BODY_MEDIAN
 from scanner.encoding import encode_dicom
 from tests.scanner.conftest import SPACING
 
@@ -173,11 +175,40 @@ def test_inverted_attenuation_png_with_scale(attenuation: NDArray[np.float32]) -
 
 
 def test_integer_log_png_without_scale_warns(attenuation: NDArray[np.float32]) -> None:
-    """An integer attenuation PNG without log_scale warns about the assumed scale."""
+    """An integer attenuation PNG without log_scale warns that its scale is unknown and is
+    scaled so the body has a full-body scan's median attenuation."""
     stored = np.rint(4000 * attenuation.astype(np.float64)).astype(np.uint16)
-    with pytest.warns(ScanWarning, match="without log_scale"):
+    with pytest.warns(ScanWarning, match="without log_scale: its log scale is unknown, so"):
         scan = read_scan(_image(stored, ".png"), pixel_spacing=SPACING, polarity="attenuation")
-    np.testing.assert_allclose(scan.image, stored * 12.0 / 65535, atol=1e-4)
+    scale = BODY_MEDIAN / float(np.median(attenuation[attenuation > BODY_FLOOR]))
+    np.testing.assert_allclose(scan.image, attenuation * scale, atol=2e-3, rtol=2e-3)
+
+
+@pytest.mark.parametrize(
+    ("polarity", "encode"),
+    [
+        ("counts", lambda t: np.rint(50000 * t).astype(np.uint16)),
+        ("attenuation", lambda t: np.rint(5000 * -np.log(t)).astype(np.uint16)),
+        ("inverted-attenuation", lambda t: np.rint(60000 + 5000 * np.log(t)).astype(np.uint16)),
+    ],
+)
+def test_png_polarity_auto_reads_what_the_image_is(
+    transmission: NDArray[np.float32], polarity: str, encode: object
+) -> None:
+    """polarity='auto' finds counts, attenuation and inverted attenuation from the image."""
+    stored = encode(transmission.astype(np.float64))  # type: ignore[operator]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScanWarning)  # an unknown log scale is reported
+        scan = read_scan(_image(stored, ".png"), pixel_spacing=SPACING, polarity="auto")
+    assert scan.normalisation.encoding.endswith(f"polarity {polarity}")
+    assert any(f"polarity {polarity} read from the image" in s for s in scan.normalisation.steps)
+
+
+def test_png_polarity_auto_without_air_is_refused(attenuation: NDArray[np.float32]) -> None:
+    """An image cut to the body cannot show its polarity: the error lists the choices."""
+    stored = np.rint(5000 * attenuation[:, 30:66]).astype(np.uint16)
+    with pytest.raises(ImageParametersError, match=r"no air at its left and right edges.*counts"):
+        read_scan(_image(stored, ".png"), pixel_spacing=SPACING, polarity="auto")
 
 
 def test_eight_bit_png_warns(attenuation: NDArray[np.float32]) -> None:
