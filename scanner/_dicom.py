@@ -20,7 +20,7 @@ The normalisation rules are the ones :mod:`scanner.encoding` documents (and writ
   vendor's log scale is unknown): the image is scaled so that the body's median attenuation is
   that of a full-body scan (``BODY_MEDIAN``, 2.4), or, with no body found, the full stored range
   is assumed to span :data:`scanner.encoding.LOG_RANGE`; a conformance problem is reported. A
-  body median outside ``PLAUSIBLE_BODY_MEDIAN`` (1.2-5) means the same (log10 values, another
+  body median outside ``PLAUSIBLE_BODY_MEDIAN`` (1.5-5) means the same (log10 values, another
   unit) and is scaled and reported alike.
 * When (0028,1040) or (0028,1041) is missing or invalid, it is read from the image
   (:func:`scanner.intensity.read_intensity`: where the air beside the person lies in the value

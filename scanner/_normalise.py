@@ -23,8 +23,10 @@ MAX_LOG_RANGE = 30.0
 BODY_MEDIAN = 2.4
 #: Attenuation above which a pixel counts as body for :data:`BODY_MEDIAN`.
 BODY_FLOOR = 0.3
-#: A LOG image whose body median lies outside this range is not in natural-log units.
-PLAUSIBLE_BODY_MEDIAN = (1.2, 5.0)
+#: A LOG image whose body median lies outside this range is not in natural-log units: the
+#: lower end sits 25 % below the simulator's lowest body median (1.99) and above the base-10
+#: values of any simulated scan (0.86-1.25); the upper end is twice the typical median.
+PLAUSIBLE_BODY_MEDIAN = (1.5, 5.0)
 
 
 def lin_to_attenuation(
