@@ -14,6 +14,7 @@ import numpy as np
 from detect import errors
 from detect.calibration import calibrate_labels
 from detect.decision import decide, scan_score
+from detect.orientation import turn_back, turned
 from detect.postprocess import Detections, decode, nms
 from detect.preprocess import (
     MAX_TILE,
@@ -35,6 +36,7 @@ from models import errors as model_errors
 from models.manifest import Manifest
 from scanner import ScanSource as FileSource
 from scanner.scan import Polarity, Scan, SpacingSource
+from scanner.stature import upright_turn
 
 __all__ = [
     "Detector",
@@ -226,6 +228,9 @@ class Detector:
                 "for a path, bytes or file object, or build the Scan with scanner.read_scan"
             )
         t0 = time.perf_counter()
+        turn = upright_turn(scan.image) or 0
+        if turn:  # the detector was trained on people standing head up: stand this one up
+            stored, scan = scan, turned(scan, turn)
         pre = preprocess(scan.image, scan.spacing, self.manifest.input)
         tiles = tile_window(self._window(pre), self.manifest.input, max_tile=self.max_tile)
         preprocess_ms = _ms(t0)
@@ -248,7 +253,8 @@ class Detector:
                 for tile, raw, big in parts
             ]
         )
-        return self._postprocess(scan, pre, dets, decode_ms, preprocess_ms, infer_ms, t0)
+        result = self._postprocess(scan, pre, dets, decode_ms, preprocess_ms, infer_ms, t0)
+        return turn_back(result, stored, turn) if turn else result
 
     def _window(self, pre: Preprocessed) -> Window:
         if self.crop_to_content:
@@ -328,6 +334,7 @@ class Detector:
                 cols=scan.shape[1],
                 spacing_mm=(float(scan.spacing[0]), float(scan.spacing[1])),
                 spacing_source=str(getattr(scan.spacing_source, "value", scan.spacing_source)),
+                upright_turns=0,
             ),
             sop_instance_uid=scan.metadata.sop_instance_uid,
         )

@@ -79,6 +79,16 @@ class ImageInfo(BaseModel):
     cols: int
     spacing_mm: tuple[float, float] = Field(description="(row, column) pixel spacing in mm")
     spacing_source: str
+    upright_turns: int = Field(
+        0,
+        ge=0,
+        le=3,
+        description=(
+            "counter-clockwise quarter turns (numpy.rot90) that stood the person in the image "
+            "upright for the detector: 0 for a scan stored head up, 2 for one stored upside "
+            "down; boxes are always in the stored image's frame"
+        ),
+    )
 
 
 class Result(BaseModel):

@@ -63,7 +63,7 @@ from scanner.errors import (
 )
 from scanner.intensity import read_intensity
 from scanner.scan import Normalisation, Scan, ScanMetadata, SpacingSource
-from scanner.stature import HEAD_TO_SOLE_MM, estimate_spacing
+from scanner.stature import HEAD_TO_SOLE_MM, estimate_spacing, upright_turn
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
@@ -455,6 +455,9 @@ def _spacing(
     if caller is not None:
         return caller, SpacingSource.CALLER
     estimate = estimate_spacing(image)
+    turn = upright_turn(image) if estimate is None else None
+    if turn:  # a person stored on their side or upside down measures the same
+        estimate = estimate_spacing(np.rot90(image, turn))
     if estimate is not None:
         conformance.report(
             "no Pixel Spacing (0028,0030) nor Imager Pixel Spacing (0018,1164); estimated "

@@ -42,6 +42,7 @@ __all__ = [
     "MIN_FILL",
     "MIN_SLENDERNESS",
     "estimate_spacing",
+    "upright_turn",
 ]
 
 #: Height of a standing adult from the top of the head to the shoe soles, in mm (a stature of
@@ -61,6 +62,8 @@ MAX_HEAD_WIDTH = 0.8
 SPACING_RANGE = (0.25, 5.0)
 #: The estimate works on images of at most about this many rows (taller ones are strided).
 _WORK_ROWS = 1000
+#: :func:`upright_turn` works on images of at most about this many rows and columns.
+_TURN_ROWS = 400
 
 
 def estimate_spacing(image: NDArray[np.floating]) -> float | None:
@@ -78,14 +81,62 @@ def estimate_spacing(image: NDArray[np.floating]) -> float | None:
         Spacing in mm (for rows and columns alike), or None when the image does not look like
         a standing person filling the frame vertically (then nothing is known about its size).
     """
-    img = np.asarray(image, dtype=np.float32)
-    if img.ndim != 2 or min(img.shape) < 16 or not np.isfinite(img).any():
+    small, step = _strided(image, _WORK_ROWS)
+    if small is None:
         return None
-    step = max(1, math.ceil(img.shape[0] / _WORK_ROWS))
+    extent = _standing(small)
+    if extent is None:
+        return None
+    head, bottom = extent
+    spacing = HEAD_TO_SOLE_MM / ((bottom - head + 1) * step)
+    if not SPACING_RANGE[0] <= spacing <= SPACING_RANGE[1]:
+        return None
+    return float(spacing)
+
+
+def upright_turn(image: NDArray[np.floating]) -> int | None:
+    """Quarter turns that stand the person in a full-body scan upright, head at the top.
+
+    Parameters
+    ----------
+    image : ndarray of float, shape (rows, cols)
+        Attenuation (``-ln I/I_air``, air near 0).
+
+    Returns
+    -------
+    int or None
+        ``k`` such that ``numpy.rot90(image, k)`` shows the person standing head up: 0 when the
+        image already does, 2 when it is upside down, 1 or 3 when it is turned on its side
+        (``numpy.rot90``'s counter-clockwise quarter turns). None when no turn shows a whole
+        standing person (a part of a body, a person lying across the frame, not a body scan),
+        or more than one does (raised arms can pass for legs): then the image should be taken
+        as it is. An image that already shows a standing person is never turned.
+    """
+    small, _ = _strided(image, _TURN_ROWS)
+    if small is None:
+        return None
+    if _standing(small) is not None:
+        return 0
+    turns = [k for k in (1, 2, 3) if _standing(np.rot90(small, k)) is not None]
+    return turns[0] if len(turns) == 1 else None
+
+
+def _strided(image: NDArray[np.floating], rows: int) -> tuple[NDArray[np.float32] | None, int]:
+    """The image strided to at most about ``rows`` rows and columns, non-finite values 0."""
+    img = np.asarray(image, dtype=np.float32) if np.ndim(image) == 2 else None
+    if img is None or min(img.shape) < 16 or not np.isfinite(img).any():
+        return None, 1
+    step = max(1, math.ceil(max(img.shape) / rows))
     small = np.nan_to_num(img[::step, ::step], nan=0.0, posinf=0.0, neginf=0.0)
+    return np.ascontiguousarray(small), step
+
+
+def _standing(small: NDArray[np.float32]) -> tuple[int, int] | None:
+    """(head row, sole row) of a whole person standing head up, or None (module docstring)."""
     # holes stay open: the platform under the feet would otherwise close the gap between legs
     body: NDArray[np.bool_] = np.asarray(
-        body_mask(small, CONTENT_ATTENUATION, fill_holes=False), dtype=np.bool_
+        body_mask(np.ascontiguousarray(small), CONTENT_ATTENUATION, fill_holes=False),
+        dtype=np.bool_,
     )
     rows = np.flatnonzero(body.any(axis=1))
     if rows.size == 0:
@@ -115,11 +166,7 @@ def estimate_spacing(image: NDArray[np.floating]) -> float | None:
     legs = small[head + int(0.7 * (bottom - head)) : head + int(0.95 * (bottom - head)), midline]
     if head == 0 or (legs > CONTENT_ATTENUATION).all():
         return None  # the head touches the top edge, or no air between the legs: not a whole body
-    extent_px = (bottom - head + 1) * step
-    spacing = HEAD_TO_SOLE_MM / extent_px
-    if not SPACING_RANGE[0] <= spacing <= SPACING_RANGE[1]:
-        return None
-    return float(spacing)
+    return head, bottom
 
 
 def _run_width(rows: NDArray[np.bool_], column: int) -> float:

@@ -13,8 +13,9 @@ import pytest
 
 import detect
 from detect import Decision, Detector, Result, load_detector
+from detect.orientation import box_back, turned
 from detect.postprocess import box_iou
-from scanner import samples
+from scanner import read_scan, samples
 
 MIN_IOU = 0.5
 
@@ -114,3 +115,21 @@ def test_tiled_inference_matches_whole_scan() -> None:
         if f.confidence >= 0.5:
             ious = box_iou(np.array(f.bbox_px), np.array([g.bbox_px for g in tiled.findings]))
             assert ious.max() > 0.8
+
+
+@pytest.mark.parametrize("stored_turn", [1, 2, 3])
+def test_scan_stored_turned_is_stood_up_and_boxes_come_back(stored_turn: int) -> None:
+    """A phone sample stored on its side or upside down is detected upright: the same decision,
+    the phones found at their place in the stored image, and the turn reported."""
+    name = PHONE_SAMPLES[0]
+    upright = read_scan(samples.sample_path(name), validation="ignore")
+    stored = turned(upright, stored_turn)
+    result = _detector().detect(stored)
+    assert result.image.upright_turns == (4 - stored_turn) % 4
+    assert (result.image.rows, result.image.cols) == stored.shape
+    assert result.decision is _detect(name).decision
+    found = np.array([f.bbox_px for f in result.findings if f.label == "phone"], float)
+    for ann in ANNOTATED[name]:
+        if ann["category"] == "phone":
+            box = box_back(tuple(ann["bbox"]), stored.shape, (4 - stored_turn) % 4)
+            assert float(box_iou(np.asarray(box, float), found).max()) >= MIN_IOU

@@ -11,7 +11,7 @@ from scanner import ScanWarning, SpacingSource, Validation, read_scan
 from scanner.encoding import encode_dicom
 from scanner.simulate import SimConfig, SimulatedScan, simulate_scan
 from scanner.simulate.enums import Pose
-from scanner.stature import HEAD_TO_SOLE_MM, estimate_spacing
+from scanner.stature import HEAD_TO_SOLE_MM, estimate_spacing, upright_turn
 from tests.scanner.conftest import body_attenuation
 
 
@@ -100,3 +100,21 @@ def test_reader_falls_back_to_the_assumed_spacing() -> None:
     encode_dicom(transmission, (2.0, 2.0), "lin-nospacing-16").save_as(buf)
     scan = read_scan(buf.getvalue(), validation=Validation.IGNORE)
     assert scan.spacing_source is SpacingSource.ASSUMED and scan.spacing == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("turn", [1, 2, 3])
+def test_upright_turn_stands_a_turned_scan_up(turn: int) -> None:
+    """A scan stored on its side or upside down is stood up by the quarter turns it reports;
+    an upright scan is never turned, and the reader estimates a turned scan's spacing too."""
+    sim = _simulated(7, 1.5, Pose.ARMS_DOWN)
+    att = _attenuation(sim)
+    assert upright_turn(att) == 0
+    stored = np.ascontiguousarray(np.rot90(att, turn))
+    assert upright_turn(stored) == (4 - turn) % 4
+    assert upright_turn(np.zeros((200, 100), np.float32)) is None
+    buf = io.BytesIO()
+    transmission = np.ascontiguousarray(np.rot90(sim.transmission, turn))
+    encode_dicom(transmission, sim.spacing, "lin-nospacing-16").save_as(buf)
+    scan = read_scan(buf.getvalue(), validation=Validation.IGNORE)
+    assert scan.spacing_source is SpacingSource.ESTIMATED
+    assert scan.spacing[0] == pytest.approx(1.5, rel=0.08)
