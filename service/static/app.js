@@ -24,6 +24,12 @@
     estimated: " (spacing estimated from the person's height: sizes ±10 %)",
     assumed: " (no spacing in the file: 1 mm assumed, sizes unknown)",
   };
+  /** What image.upright_turns (quarter turns that stood the person up) tells the officer. */
+  const TURN_NOTES = {
+    1: "; stored on its side, analysed upright",
+    2: "; stored upside down, analysed upright",
+    3: "; stored on its side, analysed upright",
+  };
   /** Window/level presets in attenuation units (line integral -ln(I/I_air), air = 0). */
   const PRESETS = {
     auto: { window: null, level: null },
@@ -460,7 +466,7 @@
       ["Source", scan.source || "—"],
       ["Image", image.cols ? `${image.cols} × ${image.rows} px` +
         (image.spacing_mm ? `, ${image.spacing_mm.map((v) => Number(v).toFixed(2)).join(" × ")} mm` : "") +
-        (SPACING_NOTES[image.spacing_source] || "") : "—"],
+        (SPACING_NOTES[image.spacing_source] || "") + (TURN_NOTES[image.upright_turns] || "") : "—"],
       ["Model", model.name ? `${model.name} ${model.version || ""}` : "—"],
       ["Analysis", total ? `${Math.round(total)} ms` : "—"],
     ];

@@ -31,6 +31,7 @@ from detect.result import (
 )
 from scanner.encoding import ENCODINGS, encode_dicom
 from scanner.scan import Scan, ScanMetadata
+from scanner.stature import upright_turn
 from service.auth import Role
 from service.config import Settings
 from service.main import create_app
@@ -108,6 +109,7 @@ class ConsoleDetector:
                 cols=cols,
                 spacing_mm=scan.spacing,
                 spacing_source=scan.spacing_source.value,
+                upright_turns=upright_turn(scan.image) or 0,
             ),
             sop_instance_uid=scan.metadata.sop_instance_uid,
         )
@@ -161,9 +163,12 @@ def scan_dicom(
     objects: str = "phone",
     seed: int = 0,
     encoding: str = "lin-mono2-16",
+    turn: int = 0,
 ) -> bytes:
-    """DICOM file bytes of :func:`body_attenuation` (written by ``scanner.encoding``)."""
-    transmission = np.exp(-body_attenuation(rows, cols, objects=objects, seed=seed))
+    """DICOM file bytes of :func:`body_attenuation` (written by ``scanner.encoding``), stored
+    turned by ``turn`` counter-clockwise quarter turns."""
+    attenuation = np.rot90(body_attenuation(rows, cols, objects=objects, seed=seed), turn)
+    transmission = np.exp(-np.ascontiguousarray(attenuation))
     metadata = ScanMetadata(station_name="RECEPTION-1", manufacturer="ScanGuard test")
     ds = encode_dicom(transmission, (1.0, 1.0), ENCODINGS[encoding], metadata)
     buffer = io.BytesIO()

@@ -209,6 +209,16 @@ def test_details_say_when_the_file_states_no_spacing(page: Any, server: LiveServ
     assert page.errors == []
 
 
+def test_details_say_when_the_scan_was_stored_upside_down(page: Any, server: LiveServer) -> None:
+    """A scan stored upside down says it was analysed upright, beside its size."""
+    scan = _submit(server, scan_dicom(400, 160, objects="none", turn=2))
+    assert scan["result"]["image"]["upright_turns"] == 2
+    _login(page, server)
+    page.wait_for_selector(f"#scan-{scan['id']}[aria-selected=true]")
+    page.wait_for_selector('#details-body dd:has-text("stored upside down, analysed upright")')
+    assert page.errors == []
+
+
 def test_keyboard_navigation_filters_and_sign_out(page: Any, server: LiveServer) -> None:
     """j/k move through the queue, filters narrow it, i re-renders inverted, ? opens help."""
     clear = _submit(server, scan_dicom(400, 160, objects="none", seed=3), station="RECEPTION-2")
