@@ -23,6 +23,11 @@ scan shows exactly that span. :func:`estimate_spacing` finds it in the attenuati
 
 The estimate is square (the same spacing for rows and columns): a file that leaves the
 spacing out says nothing about an anisotropic pitch either.
+
+The same test of a whole standing person tells how a scan is stored: :func:`upright_turn`
+finds the quarter turns (``numpy.rot90``) that stand the person up when the file holds them
+on their side or upside down, so the detector, trained on people standing head up, can look at
+them that way.
 """
 
 from __future__ import annotations
