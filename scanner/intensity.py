@@ -53,7 +53,7 @@ MAX_AIR_MARGIN = 0.15
 LIN_BELOW = 0.12
 LOG_ABOVE = 0.18
 #: Largest number of pixels sampled for the percentiles.
-_MAX_SAMPLES = 1 << 15
+_MAX_SAMPLES = 1 << 13
 
 
 @dataclass(frozen=True)

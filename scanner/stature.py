@@ -128,11 +128,14 @@ def upright_turn(image: NDArray[np.floating]) -> int | None:
 
 def _strided(image: NDArray[np.floating], rows: int) -> tuple[NDArray[np.float32] | None, int]:
     """The image strided to at most about ``rows`` rows and columns, non-finite values 0."""
-    img = np.asarray(image, dtype=np.float32) if np.ndim(image) == 2 else None
-    if img is None or min(img.shape) < 16 or not np.isfinite(img).any():
+    img = np.asarray(image) if np.ndim(image) == 2 else None
+    if img is None or min(img.shape) < 16:
         return None, 1
     step = max(1, math.ceil(max(img.shape) / rows))
-    small = np.nan_to_num(img[::step, ::step], nan=0.0, posinf=0.0, neginf=0.0)
+    small = np.asarray(img[::step, ::step], dtype=np.float32)
+    if not np.isfinite(small).any():
+        return None, step
+    small = np.nan_to_num(small, nan=0.0, posinf=0.0, neginf=0.0)
     return np.ascontiguousarray(small), step
 
 
