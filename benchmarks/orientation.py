@@ -15,8 +15,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -27,9 +25,16 @@ import numpy as np
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
-# The project root first: this folder holds scripts whose names shadow packages (kernels.py).
-sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT)]
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+HERE = Path(__file__).resolve().parent
+# The project root first: this folder holds scripts whose names shadow packages (kernels.py);
+# it comes last, for the helpers the benchmarks share (scan_benchmark.py).
+sys.path[:] = [
+    str(ROOT),
+    *(p for p in sys.path if Path(p or ".").resolve() not in (ROOT, HERE)),
+    str(HERE),
+]
+
+from scan_benchmark import run  # noqa: E402
 
 from detect import Detector  # noqa: E402
 from scanner.scan import Scan, SpacingSource  # noqa: E402
@@ -124,21 +129,7 @@ def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=200, help="scans (half with a phone)")
-    parser.add_argument(
-        "--seed", type=int, default=8_400_000, help="first simulator seed (outside training)"
-    )
-    parser.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
-    parser.add_argument("--json", type=Path, help="also write the figures and rows here")
-    args = parser.parse_args(argv)
-    if args.n < 2:
-        parser.error(f"--n must be at least 2 (one scan with a phone, one without), got {args.n}")
-    rows = measure(args.n, args.seed, Detector(threads=args.threads))
-    out = report(rows)
-    if args.json:
-        args.json.write_text(json.dumps({**out, "rows": rows}, indent=2), encoding="utf-8")
-    return 0
+    return run(__doc__, 8_400_000, measure, report, argv)
 
 
 if __name__ == "__main__":

@@ -238,20 +238,25 @@ def test_hand_built_signed_log(attenuation: NDArray[np.float32]) -> None:
     np.testing.assert_allclose(scan.image, attenuation, atol=1.1e-3)
 
 
-def test_log_with_unknown_scale_maps_air_to_zero(attenuation: NDArray[np.float32]) -> None:
-    """A LOG file with slope 1 and a huge range is flagged, its air still maps to 0 and its
-    scale is set from the body (median attenuation of a full-body scan)."""
-    stored = np.rint(2000.0 + 5000.0 * attenuation.astype(np.float64)).astype(np.uint16)
-    ds = _hand_built(
+def _log_file(stored: NDArray[np.uint16], slope: str) -> Dataset:
+    """A 16-bit LOG file, sign -1, MONOCHROME2, with Rescale Slope ``slope`` and intercept 0."""
+    return _hand_built(
         stored,
         BitsStored=16,
         PhotometricInterpretation="MONOCHROME2",
         PixelIntensityRelationship="LOG",
         PixelIntensityRelationshipSign=-1,
-        RescaleSlope="1",
+        RescaleSlope=slope,
         RescaleIntercept="0",
         PixelSpacing=["1", "1"],
     )
+
+
+def test_log_with_unknown_scale_maps_air_to_zero(attenuation: NDArray[np.float32]) -> None:
+    """A LOG file with slope 1 and a huge range is flagged, its air still maps to 0 and its
+    scale is set from the body (median attenuation of a full-body scan)."""
+    stored = np.rint(2000.0 + 5000.0 * attenuation.astype(np.float64)).astype(np.uint16)
+    ds = _log_file(stored, slope="1")
     with pytest.warns(ScanWarning, match="log scale is unknown"):
         scan = read_scan(_bytes(ds))
     air = attenuation == 0
@@ -266,17 +271,7 @@ def test_log10_values_are_scaled_to_natural_log(attenuation: NDArray[np.float32]
     """LOG values in base 10 (a plausible slope, wrong unit) are found by the body's median
     attenuation, reported and scaled back to natural-log units."""
     log10 = attenuation.astype(np.float64) / np.log(10.0)
-    stored = np.rint(10000.0 * log10).astype(np.uint16)
-    ds = _hand_built(
-        stored,
-        BitsStored=16,
-        PhotometricInterpretation="MONOCHROME2",
-        PixelIntensityRelationship="LOG",
-        PixelIntensityRelationshipSign=-1,
-        RescaleSlope="0.0001",
-        RescaleIntercept="0",
-        PixelSpacing=["1", "1"],
-    )
+    ds = _log_file(np.rint(10000.0 * log10).astype(np.uint16), slope="0.0001")
     with pytest.warns(ScanWarning, match=r"median attenuation is 1\.0\d, outside"):
         scan = read_scan(_bytes(ds))
     body = attenuation > BODY_FLOOR
