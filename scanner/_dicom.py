@@ -361,8 +361,34 @@ def _rescale(
     return values, slope, intercept
 
 
+def _padding(ds: Dataset, stored: NDArray[Any], steps: list[str]) -> NDArray[np.bool_] | None:
+    """Pixels marked as padding (Pixel Padding Value, up to Pixel Padding Range Limit), or None.
+
+    PS3.3 C.7.5.1.1.2: stored values equal to (0028,0120), or between it and (0028,0121)
+    inclusive, are not part of the image (a collimated or shaped border).
+    """
+    value = _int(ds, "PixelPaddingValue")
+    if value is None:
+        return None
+    limit = _int(ds, "PixelPaddingRangeLimit")
+    lo, hi = (value, value) if limit is None else (min(value, limit), max(value, limit))
+    mask = (stored >= lo) & (stored <= hi)
+    if not mask.any():
+        return None
+    steps.append(
+        f"{int(mask.sum())} padding pixels (stored {lo}"
+        + (f"-{hi}" if hi != lo else "")
+        + ") set to air"
+    )
+    return np.asarray(mask, dtype=np.bool_)
+
+
 def _relationship(
-    ds: Dataset, values: NDArray[np.float64], conformance: Conformance, steps: list[str]
+    ds: Dataset,
+    values: NDArray[np.float64],
+    padding: NDArray[np.bool_] | None,
+    conformance: Conformance,
+    steps: list[str],
 ) -> tuple[str, int]:
     """(relationship, sign) from the file; what it leaves out is read from the image.
 
@@ -374,7 +400,7 @@ def _relationship(
     photometric = str(_get(ds, "PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     relationship = str(_get(ds, "PixelIntensityRelationship", "")).strip().upper()
     sign = _int(ds, "PixelIntensityRelationshipSign")
-    reading = read_intensity(values)
+    reading = read_intensity(values, padding)
     if relationship in ("LIN", "LOG"):
         if reading is not None and reading.relationship not in (None, relationship):
             conformance.report(
@@ -552,12 +578,15 @@ def scan_from_dataset(
 
     steps: list[str] = [f"decoded {rows} x {cols} pixels, {bits_stored} bits stored ({ts.name})"]
     values, slope, intercept = _rescale(ds, stored, conformance, steps)
-    relationship, sign = _relationship(ds, values, conformance, steps)
+    padding = _padding(ds, stored, steps)
+    relationship, sign = _relationship(ds, values, padding, conformance, steps)
     air: float | None = None
     if relationship == "LIN":
         image, air = lin_to_attenuation(name, values, sign, slope, intercept, max_stored, steps)
     else:
         image = log_to_attenuation(values, sign, slope, max_stored, conformance, steps)
+    if padding is not None:
+        image[padding] = 0.0  # not image: shown and analysed as air
     spacing, spacing_source = _spacing(ds, pixel_spacing, conformance, steps, image)
     steps.append(f"spacing {spacing[0]:g} x {spacing[1]:g} mm from {spacing_source.value}")
 

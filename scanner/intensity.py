@@ -95,13 +95,17 @@ def _sample(values: NDArray[Any]) -> NDArray[np.float64]:
     return np.asarray(values[::stride, ::stride], dtype=np.float64).ravel()
 
 
-def read_intensity(values: NDArray[Any]) -> IntensityReading | None:
+def read_intensity(
+    values: NDArray[Any], padding: NDArray[np.bool_] | None = None
+) -> IntensityReading | None:
     """Read the sign and the LIN/LOG relationship of a full-body scan from its values.
 
     Parameters
     ----------
     values : ndarray, shape (rows, cols)
         Rescaled pixel values (any units, any offset), head at the top.
+    padding : ndarray of bool, shape (rows, cols), optional
+        True on pixels that are not image (DICOM Pixel Padding Value): left out of the reading.
 
     Returns
     -------
@@ -111,6 +115,8 @@ def read_intensity(values: NDArray[Any]) -> IntensityReading | None:
     arr = np.asarray(values)
     if arr.ndim != 2 or min(arr.shape) < 16:
         return None
+    if padding is not None and padding.shape == arr.shape and padding.any():
+        arr = np.where(padding, np.nan, np.asarray(arr, dtype=np.float64))
     cols = arr.shape[1]
     width = max(2, round(cols * BORDER_FRACTION))
     border = np.concatenate([_sample(arr[:, :width]), _sample(arr[:, cols - width :])])

@@ -97,3 +97,23 @@ def test_stated_sign_contradicted_by_the_image_is_reported(
     ds.PixelIntensityRelationshipSign = -1
     with pytest.warns(ScanWarning, match=r"Sign \(0028,1041\) is -1, but the air beside"):
         read_scan(_bytes(ds))
+
+
+def test_padding_is_left_out_and_shown_as_air(simulated: tuple[np.ndarray, np.ndarray]) -> None:
+    """A dark padded frame (Pixel Padding Value) neither misleads the reading of a file without
+    intensity tags nor stays in the image: it reads as air."""
+    transmission, attenuation = simulated
+    ds = _strip(encode_dicom(transmission, (2.0, 2.0), "lin-mono2-16"))
+    stored = ds.pixel_array.copy()
+    frame = np.zeros(stored.shape, bool)
+    frame[:12], frame[-12:], frame[:, :12], frame[:, -12:] = True, True, True, True
+    stored[frame] = 0
+    ds.PixelData = stored.tobytes()
+    ds.PixelPaddingValue = 0
+    with pytest.warns(ScanWarning, match=r"read LIN from the image"):
+        scan = read_scan(_bytes(ds))
+    assert scan.normalisation.pixel_intensity_relationship_sign == 1
+    assert float(np.abs(scan.image[frame]).max()) == 0.0
+    inside = ~frame
+    assert float(np.median(np.abs(scan.image[inside] - attenuation[inside]))) < 0.01
+    assert any("padding pixels" in step for step in scan.normalisation.steps)
