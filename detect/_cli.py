@@ -83,6 +83,10 @@ def format_text(name: str, result: Result) -> str:
     note = _SPACING_NOTES.get(result.image.spacing_source) if result.image else None
     if note:
         lines.append(f"  {note}")
+    turn = result.image.upright_turns if result.image else 0
+    if turn:
+        stored = "upside down" if turn == 2 else "on its side"
+        lines.append(f"  stored {stored}: analysed upright, boxes in the stored image")
     for f in result.findings:
         lines.append(
             f"  {f.label:<13} {f.confidence:5.3f}  {f.zone.value:<13} "

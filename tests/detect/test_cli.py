@@ -67,6 +67,20 @@ def test_text_output_says_when_the_spacing_was_not_stated(
     assert source in ("estimated", "assumed")
 
 
+def test_text_output_says_when_the_scan_was_stored_upside_down(
+    tmp_path: Path, write_model: WriteModel, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A scan stored upside down is analysed upright, and the summary says so."""
+    body = synthetic_body(spacing=SPACING)
+    path = tmp_path / "upside_down.dcm"
+    encode_dicom(np.exp(-np.rot90(body.image, 2)), SPACING, "lin-mono2-16").save_as(path)
+    files = write_model()
+    main(["detect", str(path), "--model", str(files.model)])
+    assert "stored upside down: analysed upright" in capsys.readouterr().out
+    main(["detect", str(path), "--model", str(files.model), "--json"])
+    assert json.loads(capsys.readouterr().out)["image"]["upright_turns"] == 2
+
+
 def test_json_output(
     scans: tuple[Path, Path], write_model: WriteModel, capsys: pytest.CaptureFixture[str]
 ) -> None:
