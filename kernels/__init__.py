@@ -22,6 +22,7 @@ from kernels.normalize import (
     DEFAULT_EPSILON,
     counts_to_attenuation,
     estimate_air_level,
+    grid_sample,
     log_to_attenuation,
     to_unit_range,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "estimate_air_level",
     "estimate_noise",
     "gaussian_blur",
+    "grid_sample",
     "log_to_attenuation",
     "pseudo_colour",
     "resample",

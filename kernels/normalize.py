@@ -211,6 +211,31 @@ def counts_to_attenuation(
     return out
 
 
+def grid_sample(image: NDArray[Any], max_pixels: int) -> NDArray[Any]:
+    """An even grid of at most about ``max_pixels`` pixels of ``image`` (a strided view).
+
+    Parameters
+    ----------
+    image : ndarray, shape (rows, cols)
+        Any 2-D array.
+    max_pixels : int
+        Largest number of pixels wanted; the same stride is used along rows and columns.
+
+    Returns
+    -------
+    ndarray, shape (ceil(rows / s), ceil(cols / s))
+        ``image[::s, ::s]`` with ``s = ceil(sqrt(rows * cols / max_pixels))`` (at least 1), a
+        view without copying: statistics of it stand for the whole image.
+    """
+    arr = np.asarray(image)
+    if arr.ndim != 2:
+        raise KernelInputError(f"image must be 2-D (rows, cols), got shape {arr.shape}")
+    if max_pixels < 1:
+        raise KernelInputError(f"max_pixels must be at least 1, got {max_pixels}")
+    stride = max(1, math.ceil(math.sqrt(arr.size / max_pixels)))
+    return arr[::stride, ::stride]
+
+
 def _subsample(values: NDArray[Any], cols: int) -> NDArray[np.float64]:
     """At most about ``_MAX_SAMPLE`` strided values of ``values`` (flattened), as float64.
 

@@ -140,10 +140,7 @@ def body_scale(att: NDArray[np.floating]) -> float | None:
     it settles (at most six times). Returns None when fewer than 2 % of the pixels (sampled) are
     body at any step: the image is not a body scan, or its air is not 0.
     """
-    arr = np.asarray(att)
-    stride = max(1, int(np.ceil(np.sqrt(arr.size / (1 << 15))))) if arr.ndim == 2 else 1
-    sample = arr[::stride, ::stride] if arr.ndim == 2 else arr.ravel()
-    flat = np.asarray(sample, dtype=np.float64).ravel()
+    flat = np.asarray(kernels.grid_sample(att, 1 << 15), dtype=np.float64).ravel()
     flat = flat[np.isfinite(flat)]
     factor = 1.0
     for _ in range(6):

@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from kernels import grid_sample
+
 __all__ = [
     "BORDER_FRACTION",
     "LIN_BELOW",
@@ -89,10 +91,13 @@ class IntensityReading:
         )
 
 
-def _sample(values: NDArray[Any]) -> NDArray[np.float64]:
-    """An even subsample of at most :data:`_MAX_SAMPLES` pixels (rows and columns strided)."""
-    stride = max(1, int(np.ceil(np.sqrt(values.size / _MAX_SAMPLES))))
-    return np.asarray(values[::stride, ::stride], dtype=np.float64).ravel()
+def _sample(values: NDArray[Any], padding: NDArray[np.bool_] | None) -> NDArray[np.float64]:
+    """The finite, unpadded values of an even grid of at most :data:`_MAX_SAMPLES` pixels."""
+    sample = np.asarray(grid_sample(values, _MAX_SAMPLES), dtype=np.float64).ravel()
+    keep = np.isfinite(sample)
+    if padding is not None:
+        keep &= ~np.asarray(grid_sample(padding, _MAX_SAMPLES)).ravel()
+    return sample[keep]
 
 
 def read_intensity(
@@ -115,14 +120,14 @@ def read_intensity(
     arr = np.asarray(values)
     if arr.ndim != 2 or min(arr.shape) < 16:
         return None
-    if padding is not None and padding.shape == arr.shape and padding.any():
-        arr = np.where(padding, np.nan, np.asarray(arr, dtype=np.float64))
+    pad = padding if padding is not None and padding.shape == arr.shape else None
     cols = arr.shape[1]
     width = max(2, round(cols * BORDER_FRACTION))
-    border = np.concatenate([_sample(arr[:, :width]), _sample(arr[:, cols - width :])])
-    border = border[np.isfinite(border)]
-    sample = _sample(arr)
-    sample = sample[np.isfinite(sample)]
+    left, right = slice(0, width), slice(cols - width, cols)
+    border = np.concatenate(
+        [_sample(arr[:, side], None if pad is None else pad[:, side]) for side in (left, right)]
+    )
+    sample = _sample(arr, pad)
     if border.size < 16 or sample.size < 256:
         return None
     lo, hi = np.percentile(sample, [0.5, 99.5])

@@ -11,6 +11,7 @@ from kernels import (
     KernelInputError,
     counts_to_attenuation,
     estimate_air_level,
+    grid_sample,
     log_to_attenuation,
     to_unit_range,
 )
@@ -172,3 +173,17 @@ def test_air_level_samples_every_channel(rng):
     counts = (10000.0 * gain[None, :] * np.ones((2000, 1))).astype(np.float32)
     counts += rng.normal(0, 30, counts.shape).astype(np.float32)
     assert estimate_air_level(counts) == pytest.approx(10000.0, rel=2e-3)
+
+
+def test_grid_sample_is_an_even_strided_view() -> None:
+    """At most about max_pixels pixels, one stride on both axes, no copy; bad input refused."""
+    image = np.arange(1000 * 400, dtype=np.float32).reshape(1000, 400)
+    grid = grid_sample(image, 10_000)
+    assert grid.size <= 10_000 * 1.05
+    assert np.shares_memory(grid, image)
+    np.testing.assert_array_equal(grid, image[::7, ::7])  # ceil(sqrt(400000 / 10000)) = 7
+    assert grid_sample(image[:10, :10], 10_000).shape == (10, 10)
+    with pytest.raises(KernelInputError, match="2-D"):
+        grid_sample(image.ravel(), 100)
+    with pytest.raises(KernelInputError, match="at least 1"):
+        grid_sample(image, 0)
