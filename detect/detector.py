@@ -36,7 +36,7 @@ from models import errors as model_errors
 from models.manifest import Manifest
 from scanner import ScanSource as FileSource
 from scanner.scan import Polarity, Scan, SpacingSource
-from scanner.stature import upright_turn
+from scanner.stature import stated_turn, upright_turn
 
 __all__ = [
     "Detector",
@@ -56,6 +56,15 @@ ScanSource: TypeAlias = Scan | FileSource
 MANIFEST_NAME = "manifest.json"
 #: Body zones are judged on the working image subsampled by this factor (4 mm at 2 mm pitch).
 ZONE_STEP = 2
+
+
+def _upright_turn(scan: Scan) -> int:
+    """Quarter turns that stand the scan's person up: read from the image, or where the image
+    cannot tell, from the file's Patient Orientation; 0 when neither can."""
+    turn = upright_turn(scan.image)
+    if turn is None:
+        turn = stated_turn(scan.metadata.patient_orientation)
+    return turn or 0
 
 
 def _ms(t0: float) -> float:
@@ -228,7 +237,7 @@ class Detector:
                 "for a path, bytes or file object, or build the Scan with scanner.read_scan"
             )
         t0 = time.perf_counter()
-        turn = upright_turn(scan.image) or 0
+        turn = _upright_turn(scan)
         if turn:  # the detector was trained on people standing head up: stand this one up
             stored, scan = scan, turned(scan, turn)
         pre = preprocess(scan.image, scan.spacing, self.manifest.input)

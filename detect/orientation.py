@@ -2,9 +2,10 @@
 
 The detector was trained on people standing head up. A scan whose person lies on its side or
 stands on its head (:func:`scanner.stature.upright_turn` finds the quarter turns that stand
-them up) is detected in its upright form, and every box is mapped back to the stored image's
-frame, so findings always refer to the image as the file holds it. Body zones are those of the
-upright person.
+them up; where the image cannot tell, :func:`scanner.stature.stated_turn` reads the turn from
+the file's Patient Orientation) is detected in its upright form, and every box is mapped back
+to the stored image's frame, so findings always refer to the image as the file holds it. Body
+zones are those of the upright person.
 """
 
 from __future__ import annotations

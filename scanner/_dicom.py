@@ -48,6 +48,7 @@ from numpy.typing import NDArray
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pydicom.valuerep import DA, DT, TM
@@ -63,7 +64,12 @@ from scanner.errors import (
 )
 from scanner.intensity import read_intensity
 from scanner.scan import Normalisation, Scan, ScanMetadata, SpacingSource
-from scanner.stature import HEAD_TO_SOLE_MM, estimate_spacing, upright_turn
+from scanner.stature import (
+    HEAD_TO_SOLE_MM,
+    ORIENTATION_LETTERS,
+    estimate_spacing,
+    upright_turn,
+)
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
@@ -531,6 +537,21 @@ def _datetime(ds: Dataset, conformance: Conformance) -> _dt.datetime | None:
     return None
 
 
+def _orientation(ds: Dataset, conformance: Conformance) -> tuple[str, str] | None:
+    raw = _get(ds, "PatientOrientation")
+    if raw in (None, ""):
+        return None
+    values = [str(v).strip().upper() for v in (raw if isinstance(raw, MultiValue) else [raw])]
+    if len(values) == 2 and all(v and set(v) <= ORIENTATION_LETTERS for v in values):
+        return (values[0], values[1])
+    stated = "\\".join(values)
+    conformance.report(
+        f"Patient Orientation (0020,0020) {stated!r} is not two directions made of A, P, R, L, "
+        "H and F (a frontal view stored upright is L\\F); ignored"
+    )
+    return None
+
+
 def metadata(ds: Dataset, conformance: Conformance) -> ScanMetadata:
     """Identity and acquisition facts of a dataset."""
     kvp_raw = _get(ds, "KVP")
@@ -552,6 +573,7 @@ def metadata(ds: Dataset, conformance: Conformance) -> ScanMetadata:
         manufacturer_model_name=_text(ds, "ManufacturerModelName"),
         kvp=kvp,
         acquisition_datetime=_datetime(ds, conformance),
+        patient_orientation=_orientation(ds, conformance),
     )
 
 

@@ -466,9 +466,9 @@ def encode_dicom(
         ds.ContentTime = when.strftime("%H%M%S.%f")
     ds.KVP = _ds(meta.kvp) if meta.kvp is not None else ""
     ds.BodyPartExamined = "WHOLEBODY"
-    # Frontal view of a standing person: along a row toward the patient's left, down a column
-    # toward the feet.
-    ds.PatientOrientation = ["L", "F"]
+    # Frontal view of a standing person unless the scan states otherwise: along a row toward the
+    # patient's left, down a column toward the feet.
+    ds.PatientOrientation = list(meta.patient_orientation or ("L", "F"))
     ds.BurnedInAnnotation = "NO"
     ds.LossyImageCompression = "00"
 

@@ -52,6 +52,10 @@ class ScanMetadata:
     manufacturer_model_name: str | None = None
     kvp: float | None = None
     acquisition_datetime: _dt.datetime | None = None
+    #: Patient Orientation (0020,0020): the patient direction along a row (increasing column)
+    #: and down a column (increasing row), e.g. ``("L", "F")`` for a frontal view stored
+    #: upright; None when the file states none or an unusable value.
+    patient_orientation: tuple[str, str] | None = None
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready mapping (date-time as ISO 8601)."""

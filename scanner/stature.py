@@ -27,7 +27,8 @@ spacing out says nothing about an anisotropic pitch either.
 The same test of a whole standing person tells how a scan is stored: :func:`upright_turn`
 finds the quarter turns (``numpy.rot90``) that stand the person up when the file holds them
 on their side or upside down, so the detector, trained on people standing head up, can look at
-them that way.
+them that way. Where the image alone cannot tell (a part of a body, arms that pass for legs),
+:func:`stated_turn` reads the turn from what the file's Patient Orientation (0020,0020) says.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ __all__ = [
     "MAX_HEAD_WIDTH",
     "MIN_FILL",
     "MIN_SLENDERNESS",
+    "ORIENTATION_LETTERS",
     "estimate_spacing",
+    "stated_turn",
     "upright_turn",
 ]
 
@@ -124,6 +127,41 @@ def upright_turn(image: NDArray[np.floating]) -> int | None:
         return 0
     turns = [k for k in (1, 2, 3) if _standing(np.rot90(small, k)) is not None]
     return turns[0] if len(turns) == 1 else None
+
+
+#: Patient Orientation letters: anterior, posterior, right, left, head, feet (PS3.3 C.7.6.1.1.1).
+ORIENTATION_LETTERS = frozenset("APRLHF")
+#: Quarter turns that stand a person up, by the patient direction along a row and down a column
+#: (the dominant, first letter of each).
+_STATED_TURNS = {"F": {"col": 0, "row": 3}, "H": {"col": 2, "row": 1}}
+
+
+def stated_turn(orientation: tuple[str, str] | None) -> int | None:
+    """Quarter turns that stand the person upright, as the file's Patient Orientation states.
+
+    Parameters
+    ----------
+    orientation : tuple of str or None
+        Patient Orientation (0020,0020): the patient direction along a row (increasing column)
+        and down a column (increasing row), each one or more of ``A P R L H F`` with the
+        dominant direction first (``("L", "F")``: a frontal view, head at the top).
+
+    Returns
+    -------
+    int or None
+        ``k`` such that ``numpy.rot90(image, k)`` has the head at the top, as
+        :func:`upright_turn` counts them: 0 for feet down the columns, 2 for head down the
+        columns, 1 for head along the rows, 3 for feet along the rows. None when the value is
+        missing or names head or feet on neither or both axes.
+    """
+    if orientation is None or len(orientation) != 2:
+        return None
+    row, col = (str(v).strip().upper()[:1] for v in orientation)
+    if (row in _STATED_TURNS) == (col in _STATED_TURNS):
+        return None
+    if col in _STATED_TURNS:
+        return _STATED_TURNS[col]["col"]
+    return _STATED_TURNS[row]["row"]
 
 
 def _strided(image: NDArray[np.floating], rows: int) -> tuple[NDArray[np.float32] | None, int]:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+from unittest import mock
+
 import numpy as np
 import pytest
 
 from detect import Decision, Detector, InputError, Result
 from detect.calibration import calibrate
+from detect.orientation import box_back, turned
 from detect.preprocess import preprocess
 from detect.result import BodyZone
 from models.manifest import PlattParams, Thresholds
+from scanner.scan import ScanMetadata
 from tests.detect.conftest import TINY_WH, WriteModel, add_object, make_scan, synthetic_body
 
 SPACING = (1.0, 0.8)
@@ -210,3 +215,36 @@ def test_zoom_test_finds_the_marker_once_whole_and_tiled(write_model: WriteModel
         result = det.detect(scan)
         assert len(result.findings) == 1
         assert result.findings[0].bbox_px == pytest.approx(plain.findings[0].bbox_px, abs=3.0)
+
+
+@pytest.mark.parametrize(
+    ("stated", "turn"), [(("L", "F"), 0), (("F", "R"), 3), (("R", "H"), 2), (("H", "L"), 1)]
+)
+def test_patient_orientation_stands_up_a_scan_the_image_cannot(
+    write_model: WriteModel, monkeypatch: pytest.MonkeyPatch, stated: tuple[str, str], turn: int
+) -> None:
+    """Where the image alone cannot tell how the person stands, the stated Patient Orientation
+    does: the scan is detected upright and the box comes back to its stored place."""
+    det = Detector(write_model().model)
+    upright = _scan_with_marker(4.0)
+    expected = det.detect(upright).findings[0]
+    stored = dataclasses.replace(
+        turned(upright, (4 - turn) % 4), metadata=ScanMetadata(patient_orientation=stated)
+    )
+    monkeypatch.setattr("detect.detector.upright_turn", lambda image: None)
+    result = det.detect(stored)
+    assert result.image is not None and result.image.upright_turns == turn
+    assert len(result.findings) == 1
+    box = box_back(expected.bbox_px, stored.shape, turn)
+    assert result.findings[0].bbox_px == pytest.approx(box, abs=1e-3)
+    assert result.findings[0].confidence == pytest.approx(expected.confidence, abs=1e-5)
+
+
+def test_image_overrules_a_contradicting_patient_orientation(write_model: WriteModel) -> None:
+    """An image that shows how the person stands wins over a stated orientation."""
+    scan = dataclasses.replace(
+        _scan_with_marker(4.0), metadata=ScanMetadata(patient_orientation=("R", "H"))
+    )
+    with mock.patch("detect.detector.upright_turn", return_value=0):
+        result = Detector(write_model().model).detect(scan)
+    assert result.image is not None and result.image.upright_turns == 0

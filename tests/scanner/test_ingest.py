@@ -286,3 +286,24 @@ def test_caller_spacing_used_when_file_has_none(transmission: NDArray[np.float32
     scan: Scan = read_scan(data, pixel_spacing=(0.7, 0.9), validation="raise")
     assert scan.spacing == (0.7, 0.9)
     assert scan.spacing_source is SpacingSource.CALLER
+
+
+def test_patient_orientation_read(transmission: NDArray[np.float32]) -> None:
+    """Patient Orientation comes through as written (a frontal view upright when not stated)."""
+    plain = read_scan(_bytes(encode_dicom(transmission, SPACING, "lin-rle-16")))
+    assert plain.metadata.patient_orientation == ("L", "F")
+    meta = ScanMetadata(patient_orientation=("FL", "R"))
+    turned = read_scan(_bytes(encode_dicom(transmission, SPACING, "lin-rle-16", meta)))
+    assert turned.metadata.patient_orientation == ("FL", "R")
+
+
+@pytest.mark.parametrize("value", ["L", "X\\F", "L\\F\\A"])
+def test_unusable_patient_orientation_reported_and_ignored(
+    transmission: NDArray[np.float32], value: str
+) -> None:
+    """A Patient Orientation that is not two directions of A P R L H F is named and ignored."""
+    ds = encode_dicom(transmission, SPACING, "lin-rle-16")
+    ds.PatientOrientation = value.split("\\")
+    with pytest.warns(ScanWarning, match=r"Patient Orientation \(0020,0020\) .* ignored"):
+        scan = read_scan(_bytes(ds))
+    assert scan.metadata.patient_orientation is None

@@ -11,7 +11,7 @@ from scanner import ScanWarning, SpacingSource, Validation, read_scan
 from scanner.encoding import encode_dicom
 from scanner.simulate import SimConfig, SimulatedScan, simulate_scan
 from scanner.simulate.enums import Pose
-from scanner.stature import HEAD_TO_SOLE_MM, estimate_spacing, upright_turn
+from scanner.stature import HEAD_TO_SOLE_MM, estimate_spacing, stated_turn, upright_turn
 from tests.scanner.conftest import body_attenuation
 
 
@@ -118,3 +118,21 @@ def test_upright_turn_stands_a_turned_scan_up(turn: int) -> None:
     scan = read_scan(buf.getvalue(), validation=Validation.IGNORE)
     assert scan.spacing_source is SpacingSource.ESTIMATED
     assert scan.spacing[0] == pytest.approx(1.5, rel=0.08)
+
+
+@pytest.mark.parametrize("turn", [0, 1, 2, 3])
+def test_stated_turn_is_the_turn_of_the_image_it_describes(turn: int) -> None:
+    """The Patient Orientation of an upright frontal view (L\\F) turned by numpy.rot90 states
+    the quarter turns that stand it up again, as upright_turn counts them; oblique values go by
+    their dominant letter."""
+    row, col = ("L", "F")
+    for _ in range(turn):  # one counter-clockwise quarter turn: columns become rows
+        row, col = col, {"L": "R", "R": "L", "H": "F", "F": "H"}[row]
+    assert stated_turn((row, col)) == (4 - turn) % 4
+    assert stated_turn((row + "A", col + "P")) == (4 - turn) % 4
+
+
+@pytest.mark.parametrize("value", [None, ("A", "P"), ("H", "F"), ("L",), ("", "")])
+def test_stated_turn_none_without_head_or_feet_on_one_axis(value: tuple[str, str] | None) -> None:
+    """No turn is read from a missing value, or one naming head or feet on neither or both axes."""
+    assert stated_turn(value) is None
