@@ -16,9 +16,15 @@ Two things a vendor file may leave out or get wrong, each measured on the same s
    it is implausible, ``scanner._normalise``) and *stated only* (the rescaled value taken as
    natural log; an impossible range mapped as the full stored range spanning 12 units).
 
+3. **Padding without Pixel Padding Value (0028,0120)**: the untagged file of experiment 1 with
+   a frame of 8-40 pixels on every side set to the lowest or highest stored value, and no
+   padding tag. Ways: *frame found* (``scanner.intensity.find_frame``: left out of the reading
+   and set to air) and *not looked for* (the frame read as image). Also counted: intact files
+   in which a frame is found (should be none).
+
 For each: how often the attenuation image comes out right (median error below 0.02, or scale
 within 15 %), and the shipped detector's scan-level detection (ALARM on phone scans) and
-false-alarm rates (ALARM on the others), with 95 % Wilson intervals.
+false-alarm rates (ALARM on the others), with 95 % Clopper-Pearson intervals.
 
 Usage::
 
@@ -49,16 +55,18 @@ sys.path[:] = [
     str(HERE),
 ]
 
-from scan_benchmark import run, wilson  # noqa: E402
+from scan_benchmark import interval, run  # noqa: E402
 
 from detect import Detector  # noqa: E402
 from scanner import Validation, read_scan  # noqa: E402
 from scanner.encoding import Encoding, encode_dicom, random_encoding  # noqa: E402
-from scanner.intensity import read_intensity  # noqa: E402
+from scanner.intensity import find_frame, read_intensity  # noqa: E402
 from scanner.simulate import SimConfig, simulate_scan  # noqa: E402
 
 #: The two ways each file is read.
 WAYS = ("inferred", "stated only")
+#: The two ways a framed file without Pixel Padding Value is read.
+FRAME_WAYS = ("frame found", "not looked for")
 #: LOG files of one scan whose values are, or are not, natural-log line integrals.
 LOG_VARIANTS = ("natural log", "log10", "vendor scale x1000")
 #: Median absolute attenuation error below which an image counts as read right.
@@ -99,6 +107,22 @@ def _log_files(transmission: Any, spacing: Any) -> dict[str, bytes]:
     return files
 
 
+def _framed(ds: Any, rng: np.random.Generator) -> tuple[bytes, Any, dict[str, Any]]:
+    """The file with a frame of the lowest or highest stored value and no padding tag."""
+    ts = ds.file_meta.TransferSyntaxUID
+    stored = ds.pixel_array.copy()
+    width = int(rng.integers(8, 41))
+    value = 0 if rng.random() < 0.5 else (1 << int(ds.BitsStored)) - 1
+    frame = np.zeros(stored.shape, dtype=bool)
+    frame[:width], frame[-width:], frame[:, :width], frame[:, -width:] = True, True, True, True
+    stored[frame] = value
+    if ts.is_compressed:
+        ds.compress(ts, stored, generate_instance_uid=False)
+    else:
+        ds.PixelData = stored.tobytes()
+    return _bytes(ds), frame, {"width": width, "value": value}
+
+
 def _scale(image: Any, truth: Any) -> float:
     body = truth > 0.3
     return float(np.median(image[body] / truth[body]))
@@ -116,6 +140,10 @@ def measure(n: int, seed: int, detector: Detector) -> list[dict[str, Any]]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             read_scan(_bytes(ds), validation=Validation.WARN)
+        pixels = ds.pixel_array
+        t0 = time.perf_counter()
+        false_frame = find_frame(pixels) is not None
+        frame_ms = (time.perf_counter() - t0) * 1000
         del ds.PixelIntensityRelationship
         del ds.PixelIntensityRelationshipSign
         data = _bytes(ds)
@@ -124,7 +152,10 @@ def measure(n: int, seed: int, detector: Detector) -> list[dict[str, Any]]:
             "encoding": enc.describe(),
             "truth": [str(enc.relationship), enc.sign],
             "contradicted": any("but the image" in str(w.message) for w in caught),
+            "false_frame": false_frame,
+            "frame_ms": frame_ms,
             "untagged": {},
+            "framed": {},
             "log": {v: {} for v in LOG_VARIANTS},
         }
         for way in WAYS:
@@ -138,6 +169,19 @@ def measure(n: int, seed: int, detector: Detector) -> list[dict[str, Any]]:
         t0 = time.perf_counter()
         read_intensity(scan.image)
         row["reading_ms"] = (time.perf_counter() - t0) * 1000
+        framed, frame, row["frame"] = _framed(ds, np.random.default_rng(seed + i + 1))
+        inside = ~frame
+        for way in FRAME_WAYS:
+            if way == "not looked for":
+                with mock.patch("scanner._dicom.find_frame", return_value=None):
+                    scan = read_scan(framed, validation=Validation.IGNORE)
+            else:
+                scan = read_scan(framed, validation=Validation.IGNORE)
+            error = np.abs(scan.image[inside] - truth[inside])
+            row["framed"][way] = {
+                "right": float(np.median(error)) < RIGHT_BELOW,
+                "decision": detector.detect(scan).decision.value,
+            }
         for variant, blob in _log_files(sim.transmission, sim.spacing).items():
             for way in WAYS:
                 scan = _read(blob, way)
@@ -159,12 +203,12 @@ def _rates(cells: list[tuple[bool, dict[str, Any]]]) -> dict[str, Any]:
     neg = [c["decision"] == "ALARM" for phone, c in cells if not phone]
     return {
         "image_right": right / max(1, n),
-        "image_right_ci95": wilson(right, n),
+        "image_right_ci95": interval(right, n),
         "pd": sum(pos) / max(1, len(pos)),
-        "pd_ci95": wilson(sum(pos), len(pos)),
+        "pd_ci95": interval(sum(pos), len(pos)),
         "n_phone": len(pos),
         "pfa": sum(neg) / max(1, len(neg)),
-        "pfa_ci95": wilson(sum(neg), len(neg)),
+        "pfa_ci95": interval(sum(neg), len(neg)),
         "n_clear": len(neg),
     }
 
@@ -195,6 +239,14 @@ def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ms = np.asarray([r["reading_ms"] for r in rows])
     out["reading_ms"] = {"p50": float(np.median(ms)), "p95": float(np.percentile(ms, 95))}
     print(f"  reading time: p50 {np.median(ms):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms")
+    frames = sum(r["false_frame"] for r in rows)
+    out["intact_files_with_a_frame"] = frames
+    fms = np.asarray([r["frame_ms"] for r in rows])
+    out["frame_search_ms"] = {"p50": float(np.median(fms)), "p95": float(np.percentile(fms, 95))}
+    print(
+        f"  intact files in which a frame is found: {frames} of {n}; frame search p50 "
+        f"{np.median(fms):.2f} ms, p95 {np.percentile(fms, 95):.2f} ms"
+    )
     print(f"2. the same {n} scans as LOG files, natural-log or not")
     for variant in LOG_VARIANTS:
         out["log"][variant] = {}
@@ -209,6 +261,12 @@ def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 + f"  scale {f['scale_median']:.2f} ({f['scale_p5_p95'][0]:.2f}-"
                 f"{f['scale_p5_p95'][1]:.2f})"
             )
+    print(f"3. the {n} untagged files framed (8-40 px, lowest or highest value), no padding tag")
+    out["framed"] = {}
+    for way in FRAME_WAYS:
+        f = _rates([(r["phone"], r["framed"][way]) for r in rows])
+        out["framed"][way] = f
+        print(_line(way, f))
     return out
 
 

@@ -1,6 +1,7 @@
 """What the benchmarks that simulate scans and run the shipped detector on them share.
 
-``wilson`` gives the 95 % intervals of their proportions and ``run`` their command line
+``interval`` gives the 95 % intervals of their proportions (Clopper-Pearson, as
+``validation.metrics.exact_interval`` gives the validation reports) and ``run`` their command line
 (``--n``, ``--seed``, ``--threads``, ``--json``): ``measure(n, seed, detector)`` returns one row
 per scan, ``report(rows)`` prints and returns the figures, and ``--json`` writes both.
 """
@@ -15,18 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from detect import Detector
+from validation.metrics import exact_interval
 
 Rows = list[dict[str, Any]]
 
 
-def wilson(k: int, n: int) -> tuple[float, float]:
-    """95 % Wilson interval of a proportion ``k / n``."""
-    if n == 0:
+def interval(k: int, n: int) -> tuple[float, float]:
+    """95 % Clopper-Pearson interval of a proportion ``k / n`` (nan, nan when ``n`` is 0)."""
+    ci = exact_interval(k, n)
+    if ci["low"] is None or ci["high"] is None:
         return (math.nan, math.nan)
-    z, p = 1.959964, k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    return (float(ci["low"]), float(ci["high"]))
 
 
 def run(

@@ -7,7 +7,7 @@ attribute (the ``lin-nospacing-16`` vendor preset) and reads it back with
 arm pose), and the shipped detector's scan-level detection rate (ALARM on phone scans) and
 false-alarm rate (ALARM on phone-free scans) side by side for three spacings of the same
 scans: the estimate, the 1 mm a reader would otherwise assume, and the true spacing. Intervals
-are 95 % Wilson intervals.
+are 95 % Clopper-Pearson intervals.
 
 Usage::
 
@@ -37,7 +37,7 @@ sys.path[:] = [
     str(HERE),
 ]
 
-from scan_benchmark import run, wilson  # noqa: E402
+from scan_benchmark import interval, run  # noqa: E402
 
 from detect import Detector  # noqa: E402
 from scanner import Validation, read_scan  # noqa: E402
@@ -127,8 +127,8 @@ def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
         pos = [r[name] == "ALARM" for r in rows if r["phone"]]
         neg = [r[name] == "ALARM" for r in rows if not r["phone"]]
         pd, pfa = sum(pos), sum(neg)
-        lo_d, hi_d = wilson(pd, len(pos))
-        lo_f, hi_f = wilson(pfa, len(neg))
+        lo_d, hi_d = interval(pd, len(pos))
+        lo_f, hi_f = interval(pfa, len(neg))
         out["detection"][name] = {
             "pd": pd / max(1, len(pos)),
             "pd_ci95": [lo_d, hi_d],

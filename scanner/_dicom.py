@@ -62,7 +62,7 @@ from scanner.errors import (
     TruncatedFileError,
     UnsupportedScanError,
 )
-from scanner.intensity import read_intensity
+from scanner.intensity import fill_padding, find_frame, read_intensity
 from scanner.scan import Normalisation, Scan, ScanMetadata, SpacingSource
 from scanner.stature import (
     HEAD_TO_SOLE_MM,
@@ -375,18 +375,30 @@ def _padding(ds: Dataset, stored: NDArray[Any], steps: list[str]) -> NDArray[np.
     """
     value = _int(ds, "PixelPaddingValue")
     if value is None:
-        return None
+        return _frame(stored, steps)
     limit = _int(ds, "PixelPaddingRangeLimit")
     lo, hi = (value, value) if limit is None else (min(value, limit), max(value, limit))
     mask = (stored >= lo) & (stored <= hi)
     if not mask.any():
-        return None
+        return _frame(stored, steps)
     steps.append(
         f"{int(mask.sum())} padding pixels (stored {lo}"
         + (f"-{hi}" if hi != lo else "")
         + ") set to air"
     )
     return np.asarray(mask, dtype=np.bool_)
+
+
+def _frame(stored: NDArray[Any], steps: list[str]) -> NDArray[np.bool_] | None:
+    """Padding the file does not mark: a constant frame that is not air (:func:`find_frame`)."""
+    frame = find_frame(stored)
+    if frame is None:
+        return None
+    steps.append(
+        f"{frame.describe()} (stored values) and no Pixel Padding Value (0028,0120): taken as "
+        "padding and set to air"
+    )
+    return frame.mask((int(stored.shape[0]), int(stored.shape[1])))
 
 
 def _relationship(
@@ -601,6 +613,8 @@ def scan_from_dataset(
     steps: list[str] = [f"decoded {rows} x {cols} pixels, {bits_stored} bits stored ({ts.name})"]
     values, slope, intercept = _rescale(ds, stored, conformance, steps)
     padding = _padding(ds, stored, steps)
+    if padding is not None:  # no level estimated from here on sees the padding
+        values = fill_padding(values, padding)
     relationship, sign = _relationship(ds, values, padding, conformance, steps)
     air: float | None = None
     if relationship == "LIN":

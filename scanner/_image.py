@@ -37,7 +37,7 @@ from scanner._normalise import check_log_scale, scale_to_body, subtract_air_offs
 from scanner.conformance import Conformance
 from scanner.encoding import LOG_RANGE
 from scanner.errors import ImageParametersError, NotDicomError, UnsupportedScanError
-from scanner.intensity import read_intensity
+from scanner.intensity import fill_padding, find_frame, read_intensity
 from scanner.scan import Normalisation, Polarity, Scan, ScanMetadata, SpacingSource
 
 logger = logging.getLogger(__name__)
@@ -107,9 +107,14 @@ def _parameters(
     return check_spacing(pixel_spacing), pol
 
 
-def _read_polarity(values: NDArray[np.float64], name: str, steps: list[str]) -> Polarity:
+def _read_polarity(
+    values: NDArray[np.float64],
+    padding: NDArray[np.bool_] | None,
+    name: str,
+    steps: list[str],
+) -> Polarity:
     """``polarity='auto'``: the polarity the image shows, or ImageParametersError."""
-    reading = read_intensity(values)
+    reading = read_intensity(values, padding)
     if reading is None or reading.relationship is None:
         choices = ", ".join(p.value for p in Polarity if p is not Polarity.AUTO)
         why = "no air at its left and right edges" if reading is None else reading.describe()
@@ -167,8 +172,14 @@ def scan_from_image(
         )
     values = arr.astype(np.float64)
     steps = [f"decoded {arr.shape[0]} x {arr.shape[1]} {arr.dtype} pixels ({fmt})"]
+    frame = find_frame(values)
+    padding = None
+    if frame is not None:  # no level estimated from here on sees the padding
+        padding = frame.mask((int(arr.shape[0]), int(arr.shape[1])))
+        values = fill_padding(values, padding)
+        steps.append(f"{frame.describe()}: taken as padding and set to air")
     if pol is Polarity.AUTO:
-        pol = _read_polarity(values, name, steps)
+        pol = _read_polarity(values, padding, name, steps)
     air: float | None = None
     assumed_scale = False
     fix = "pass log_scale (stored units per natural-log unit)"
@@ -207,6 +218,8 @@ def scan_from_image(
             image = scale_to_body(image, scale, conformance, steps, problem=problem, fix=fix)
         else:
             image = check_log_scale(image, conformance, steps, fix=fix)
+    if padding is not None:
+        image[padding] = 0.0  # not image: shown and analysed as air
     steps.append(f"spacing {spacing[0]:g} x {spacing[1]:g} mm from the caller")
     normalisation = Normalisation(
         source_format=fmt,

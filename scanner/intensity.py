@@ -22,10 +22,18 @@ itself, because it has air beside the person:
 The reading is refused (``None``) when the edge columns are not air: their spread is more than
 :data:`MAX_BORDER_SPREAD` of the image's range (a scan cropped to the body), or their median is
 not near either end of it (:data:`MAX_AIR_MARGIN`).
+
+Padding (pixels that are not image, e.g. a collimated border) is left out of the reading. A file
+marks it with Pixel Padding Value (0028,0120); where it does not, :func:`find_frame` finds a
+frame of edge rows and columns that all hold one value that is not air: exactly constant lines
+do not occur in a measured image (air carries quantum noise), except where the detector
+saturates, and saturated air has the value of the air beside the person. :func:`fill_padding`
+then gives padded pixels the air's value, so no level estimated afterwards sees them.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,11 +44,16 @@ from kernels import grid_sample
 
 __all__ = [
     "BORDER_FRACTION",
+    "FRAME_CONTRAST",
     "LIN_BELOW",
     "LOG_ABOVE",
     "MAX_AIR_MARGIN",
     "MAX_BORDER_SPREAD",
+    "MAX_FRAME_FRACTION",
+    "Frame",
     "IntensityReading",
+    "fill_padding",
+    "find_frame",
     "read_intensity",
 ]
 
@@ -54,6 +67,11 @@ MAX_AIR_MARGIN = 0.15
 #: ``u`` below this: linear counts; above :data:`LOG_ABOVE`: log values; between: undecided.
 LIN_BELOW = 0.12
 LOG_ABOVE = 0.18
+#: A constant edge is padding when its value lies this fraction of the image's range or more
+#: from the air beside the person, or outside the image's range.
+FRAME_CONTRAST = 0.2
+#: A frame side takes at most this fraction of the image's height or width.
+MAX_FRAME_FRACTION = 0.25
 #: Largest number of pixels sampled for the percentiles.
 _MAX_SAMPLES = 1 << 13
 
@@ -151,3 +169,152 @@ def read_intensity(
     u = (dense - darkest) / (air_turned - darkest)
     relationship = "LIN" if u < LIN_BELOW else "LOG" if u > LOG_ABOVE else None
     return IntensityReading(sign, relationship, float(u), float(margin))
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Edge lines of one constant value that is not air: padding the file does not mark.
+
+    Attributes
+    ----------
+    value : float
+        The frame's value, in the units of the values searched.
+    top, bottom, left, right : int
+        Rows or columns of frame on each side (0 where that side has none).
+    """
+
+    value: float
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+    def mask(self, shape: tuple[int, int]) -> NDArray[np.bool_]:
+        """True on the frame's pixels, shape ``shape`` (rows, cols)."""
+        mask = np.zeros(shape, dtype=np.bool_)
+        rows, cols = shape
+        mask[: self.top] = True
+        mask[rows - self.bottom :] = True
+        mask[:, : self.left] = True
+        mask[:, cols - self.right :] = True
+        return mask
+
+    def describe(self) -> str:
+        """One line for a normalisation step."""
+        sides = ", ".join(
+            f"{name} {n} px"
+            for name, n in (
+                ("top", self.top),
+                ("bottom", self.bottom),
+                ("left", self.left),
+                ("right", self.right),
+            )
+            if n
+        )
+        return f"a frame of constant value {self.value:g} at the image's edges ({sides})"
+
+
+def _constant_run(lines: NDArray[Any], limit: int) -> tuple[int, float]:
+    """(count, value) of the leading lines of ``lines`` (shape (n, length)) that all hold the
+    value of the first one; (0, nan) when the first is not constant or the run exceeds
+    ``limit`` lines."""
+    first = lines[0]
+    value = first[0]
+    if not np.isfinite(value) or not bool(np.all(first == value)):
+        return 0, math.nan
+    n = 1
+    while n < lines.shape[0] and bool(np.all(lines[n] == value)):
+        n += 1
+        if n > limit:
+            return 0, math.nan
+    return n, float(value)
+
+
+def find_frame(values: NDArray[Any]) -> Frame | None:
+    """Find padding that the file does not mark: constant edge lines whose value is not air.
+
+    Each side's outermost rows (or columns) that hold exactly one value form a candidate, up to
+    :data:`MAX_FRAME_FRACTION` of the image. A candidate is padding when its value lies at
+    least :data:`FRAME_CONTRAST` of the range of the image inside all candidates (0.5th to
+    99.5th percentile) from the air (the median of that image's left and right edge columns,
+    :data:`BORDER_FRACTION` of its width each), or outside that range by 2 % of it (padding
+    brighter than air). Saturated air, constant but of the air's value, is not padding.
+
+    Parameters
+    ----------
+    values : ndarray, shape (rows, cols)
+        Stored or rescaled pixel values.
+
+    Returns
+    -------
+    Frame or None
+        None when no side has padding. Sides whose candidates are not padding count 0.
+    """
+    arr = np.asarray(values)
+    if arr.ndim != 2 or min(arr.shape) < 16:
+        return None
+    rows, cols = arr.shape
+    row_limit, col_limit = int(rows * MAX_FRAME_FRACTION), int(cols * MAX_FRAME_FRACTION)
+    runs = {
+        "top": _constant_run(arr, row_limit),
+        "bottom": _constant_run(arr[::-1], row_limit),
+        "left": _constant_run(arr.T, col_limit),
+        "right": _constant_run(arr.T[::-1], col_limit),
+    }
+    if not any(n for n, _ in runs.values()):
+        return None
+    top, bottom, left, right = (runs[k][0] for k in ("top", "bottom", "left", "right"))
+    inner = arr[top : rows - bottom, left : cols - right]
+    if min(inner.shape) < 16:
+        return None
+    sample = _sample(inner, None)
+    if sample.size < 256:
+        return None
+    lo, hi = (float(v) for v in np.percentile(sample, [0.5, 99.5]))
+    span = hi - lo
+    if not span > 0:
+        return None
+    width = max(2, round(inner.shape[1] * BORDER_FRACTION))
+    air = float(
+        np.median(
+            np.concatenate([_sample(inner[:, :width], None), _sample(inner[:, -width:], None)])
+        )
+    )
+    kept: dict[str, int] = {}
+    value = math.nan
+    for side, (n, v) in runs.items():
+        if not n:
+            kept[side] = 0
+            continue
+        outside = v > hi + 0.02 * span or v < lo - 0.02 * span
+        padding = abs(v - air) >= FRAME_CONTRAST * span or outside
+        if padding and not (math.isnan(value) or v == value):
+            padding = False  # one frame, one value: another constant edge is left alone
+        if padding:
+            value = v
+        kept[side] = n if padding else 0
+    if not any(kept.values()):
+        return None
+    return Frame(value, kept["top"], kept["bottom"], kept["left"], kept["right"])
+
+
+def fill_padding(values: NDArray[Any], padding: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """A copy of ``values`` (shape (rows, cols)) with padded pixels set to the air's value: the
+    median of the unpadded pixels of the left and right edge columns (:data:`BORDER_FRACTION`
+    of the width each), or of all unpadded pixels where the edges are all padding."""
+    out = np.array(values, dtype=np.float64)
+    if padding.shape != out.shape or not padding.any():
+        return out
+    cols = out.shape[1]
+    width = max(2, round(cols * BORDER_FRACTION))
+    edges = np.concatenate(
+        [
+            _sample(out[:, side], padding[:, side])
+            for side in (slice(0, width), slice(cols - width, cols))
+        ]
+    )
+    if edges.size == 0:
+        edges = _sample(out, padding)
+    if edges.size:
+        out[padding] = float(np.median(edges))
+    return out

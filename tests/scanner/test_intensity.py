@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 from pydicom.dataset import Dataset
 
 from scanner import ScanWarning, read_scan
 from scanner.encoding import ENCODINGS, encode_dicom
-from scanner.intensity import read_intensity
+from scanner.intensity import Frame, fill_padding, find_frame, read_intensity
 from scanner.simulate import SimConfig, simulate_scan
 from tests.scanner.conftest import SPACING, body_attenuation
 
@@ -117,3 +118,94 @@ def test_padding_is_left_out_and_shown_as_air(simulated: tuple[np.ndarray, np.nd
     inside = ~frame
     assert float(np.median(np.abs(scan.image[inside] - attenuation[inside]))) < 0.01
     assert any("padding pixels" in step for step in scan.normalisation.steps)
+
+
+def _framed(ds: Dataset, value: int, width: int = 12) -> tuple[Dataset, np.ndarray]:
+    """``ds`` with a ``width``-pixel frame of stored ``value`` on every side, and the frame."""
+    stored = ds.pixel_array.copy()
+    frame = np.zeros(stored.shape, bool)
+    frame[:width], frame[-width:], frame[:, :width], frame[:, -width:] = True, True, True, True
+    stored[frame] = value
+    ds.PixelData = stored.tobytes()
+    return ds, frame
+
+
+@pytest.mark.parametrize("value", [0, 65535])
+def test_untagged_frame_is_found_left_out_and_shown_as_air(
+    simulated: tuple[np.ndarray, np.ndarray], value: int
+) -> None:
+    """A frame without Pixel Padding Value, darker or brighter than air, is found: the reading
+    and the air level ignore it, and it reads as air."""
+    transmission, attenuation = simulated
+    ds, frame = _framed(_strip(encode_dicom(transmission, (2.0, 2.0), "lin-mono2-16")), value)
+    with pytest.warns(ScanWarning, match=r"read LIN from the image"):
+        scan = read_scan(_bytes(ds))
+    assert scan.normalisation.pixel_intensity_relationship_sign == 1
+    assert float(np.abs(scan.image[frame]).max()) == 0.0
+    inside = ~frame
+    assert float(np.median(np.abs(scan.image[inside] - attenuation[inside]))) < 0.01
+    assert any(
+        f"frame of constant value {value}" in step and "top 12 px" in step
+        for step in scan.normalisation.steps
+    )
+
+
+def test_untagged_frame_misleads_the_reading_when_not_found(
+    simulated: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """The control: the same dark frame kept in the reading spoils it (so finding it matters)."""
+    transmission, _ = simulated
+    ds, frame = _framed(_strip(encode_dicom(transmission, (2.0, 2.0), "lin-mono2-16")), 0)
+    assert read_intensity(ds.pixel_array) is None
+    reading = read_intensity(ds.pixel_array, find_frame(ds.pixel_array).mask(frame.shape))
+    assert reading is not None and (reading.sign, reading.relationship) == (1, "LIN")
+
+
+@pytest.mark.parametrize("name", sorted(ENCODINGS))
+def test_measured_images_have_no_frame(simulated: tuple[np.ndarray, np.ndarray], name: str) -> None:
+    """Noisy air is never constant: no encoding of a simulated scan shows a frame."""
+    transmission, _ = simulated
+    assert find_frame(encode_dicom(transmission, (2.0, 2.0), name).pixel_array) is None
+
+
+def test_saturated_air_is_not_a_frame(simulated: tuple[np.ndarray, np.ndarray]) -> None:
+    """Air clipped at the detector's top value is constant at the edges, but it is air."""
+    transmission, _ = simulated
+    counts = np.minimum(np.rint(60000.0 * transmission), 58000.0)
+    assert bool((counts[:3] == 58000.0).all())  # the rows above the head
+    assert find_frame(counts) is None
+    reading = read_intensity(counts)
+    assert reading is not None and (reading.sign, reading.relationship) == (1, "LIN")
+
+
+def test_frame_on_some_sides_only() -> None:
+    """A frame may cover any sides; its mask and description say which."""
+    rng = np.random.default_rng(0)
+    values = 1000.0 + rng.normal(0.0, 5.0, (120, 80))
+    values[40:100, 30:50] = 50.0 + rng.normal(0.0, 5.0, (60, 20))  # a dense body
+    values[:, :6] = 0.0
+    values[-3:, :] = 0.0
+    frame = find_frame(values)
+    assert frame == Frame(0.0, top=0, bottom=3, left=6, right=0)
+    mask = frame.mask(values.shape)
+    assert mask.sum() == 120 * 6 + 3 * 74
+    assert (
+        frame.describe()
+        == "a frame of constant value 0 at the image's edges (bottom 3 px, left 6 px)"
+    )
+    filled = fill_padding(values, mask)
+    assert abs(float(filled[0, 0]) - 1000.0) < 5.0
+    assert np.array_equal(filled[~mask], values[~mask])
+
+
+def test_png_frame_is_left_out(simulated: tuple[np.ndarray, np.ndarray]) -> None:
+    """A framed 16-bit counts PNG read with polarity='auto' reads as counts, frame as air."""
+    transmission, attenuation = simulated
+    counts = np.rint(50000.0 * transmission).astype(np.uint16)
+    counts[:, :10], counts[:, -10:] = 0, 0
+    png = bytes(iio.imwrite("<bytes>", counts, extension=".png"))
+    scan = read_scan(png, pixel_spacing=(2.0, 2.0), polarity="auto")
+    assert scan.normalisation.encoding.endswith("polarity counts")
+    assert float(np.abs(scan.image[:, :10]).max()) == 0.0
+    inner = np.s_[:, 10:-10]
+    assert float(np.median(np.abs(scan.image[inner] - attenuation[inner]))) < 0.01
