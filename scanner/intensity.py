@@ -118,6 +118,23 @@ def _sample(values: NDArray[Any], padding: NDArray[np.bool_] | None) -> NDArray[
     return sample[keep]
 
 
+def _edges(values: NDArray[Any], padding: NDArray[np.bool_] | None) -> NDArray[np.float64]:
+    """Sampled unpadded values of the left and right edge columns of the image: the first and
+    last :data:`BORDER_FRACTION` of the columns that are not all padding (inside a frame)."""
+    cols = values.shape[1]
+    content = np.arange(cols) if padding is None else np.flatnonzero(~padding.all(axis=0))
+    if content.size < 4:
+        return np.empty(0)
+    width = max(2, round(content.size * BORDER_FRACTION))
+    sides = tuple(
+        slice(int(idx[0]), int(idx[-1]) + 1) if idx[-1] - idx[0] + 1 == idx.size else idx
+        for idx in (content[:width], content[-width:])
+    )
+    if padding is None:
+        return np.concatenate([_sample(values[:, side], None) for side in sides])
+    return np.concatenate([_sample(values[:, side], padding[:, side]) for side in sides])
+
+
 def read_intensity(
     values: NDArray[Any], padding: NDArray[np.bool_] | None = None
 ) -> IntensityReading | None:
@@ -139,12 +156,7 @@ def read_intensity(
     if arr.ndim != 2 or min(arr.shape) < 16:
         return None
     pad = padding if padding is not None and padding.shape == arr.shape else None
-    cols = arr.shape[1]
-    width = max(2, round(cols * BORDER_FRACTION))
-    left, right = slice(0, width), slice(cols - width, cols)
-    border = np.concatenate(
-        [_sample(arr[:, side], None if pad is None else pad[:, side]) for side in (left, right)]
-    )
+    border = _edges(arr, pad)
     sample = _sample(arr, pad)
     if border.size < 16 or sample.size < 256:
         return None
@@ -305,14 +317,7 @@ def fill_padding(values: NDArray[Any], padding: NDArray[np.bool_]) -> NDArray[np
     out = np.array(values, dtype=np.float64)
     if padding.shape != out.shape or not padding.any():
         return out
-    cols = out.shape[1]
-    width = max(2, round(cols * BORDER_FRACTION))
-    edges = np.concatenate(
-        [
-            _sample(out[:, side], padding[:, side])
-            for side in (slice(0, width), slice(cols - width, cols))
-        ]
-    )
+    edges = _edges(out, padding)
     if edges.size == 0:
         edges = _sample(out, padding)
     if edges.size:

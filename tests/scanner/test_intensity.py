@@ -130,14 +130,17 @@ def _framed(ds: Dataset, value: int, width: int = 12) -> tuple[Dataset, np.ndarr
     return ds, frame
 
 
-@pytest.mark.parametrize("value", [0, 65535])
+@pytest.mark.parametrize(("value", "width"), [(0, 12), (65535, 12), (0, 40)])
 def test_untagged_frame_is_found_left_out_and_shown_as_air(
-    simulated: tuple[np.ndarray, np.ndarray], value: int
+    simulated: tuple[np.ndarray, np.ndarray], value: int, width: int
 ) -> None:
     """A frame without Pixel Padding Value, darker or brighter than air, is found: the reading
-    and the air level ignore it, and it reads as air."""
+    and the air level ignore it, and it reads as air. A frame wider than the edge strips the
+    reading takes as air (5 % of the width, 23 px here) moves the strips inside it."""
     transmission, attenuation = simulated
-    ds, frame = _framed(_strip(encode_dicom(transmission, (2.0, 2.0), "lin-mono2-16")), value)
+    ds, frame = _framed(
+        _strip(encode_dicom(transmission, (2.0, 2.0), "lin-mono2-16")), value, width
+    )
     with pytest.warns(ScanWarning, match=r"read LIN from the image"):
         scan = read_scan(_bytes(ds))
     assert scan.normalisation.pixel_intensity_relationship_sign == 1
@@ -145,7 +148,7 @@ def test_untagged_frame_is_found_left_out_and_shown_as_air(
     inside = ~frame
     assert float(np.median(np.abs(scan.image[inside] - attenuation[inside]))) < 0.01
     assert any(
-        f"frame of constant value {value}" in step and "top 12 px" in step
+        f"frame of constant value {value}" in step and f"top {width} px" in step
         for step in scan.normalisation.steps
     )
 
