@@ -3,6 +3,11 @@
 The normalisation rules are the ones :mod:`scanner.encoding` documents (and writes):
 
 * Rescale Slope / Intercept (or a Modality LUT Sequence) is applied first.
+* Padding: stored values equal to Pixel Padding Value (0028,0120), or up to Pixel Padding Range
+  Limit (0028,0121); without the tag, a frame of edge rows and columns holding one value that is
+  not the air's (:func:`scanner.intensity.find_frame`). Padded pixels are given the air's value
+  before anything is estimated (:func:`scanner.intensity.fill_padding`) and are air (0) in the
+  attenuation image.
 * Pixel Intensity Relationship (0028,1040) ``LIN``: the rescaled value is proportional to the
   beam intensity; with Sign (0028,1041) ``-1`` it is first flipped within the stored range. It
   becomes ``-ln(I / I_air)`` with the air level ``I_air`` estimated by
