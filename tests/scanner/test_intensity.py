@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pydicom.dataset import Dataset
 
-from scanner import ScanWarning, read_scan
+from scanner import Scan, ScanWarning, read_scan
 from scanner.encoding import ENCODINGS, encode_dicom
 from scanner.intensity import Frame, fill_padding, find_frame, read_intensity
 from scanner.simulate import SimConfig, simulate_scan
@@ -100,26 +100,6 @@ def test_stated_sign_contradicted_by_the_image_is_reported(
         read_scan(_bytes(ds))
 
 
-def test_padding_is_left_out_and_shown_as_air(simulated: tuple[np.ndarray, np.ndarray]) -> None:
-    """A dark padded frame (Pixel Padding Value) neither misleads the reading of a file without
-    intensity tags nor stays in the image: it reads as air."""
-    transmission, attenuation = simulated
-    ds = _strip(encode_dicom(transmission, (2.0, 2.0), "lin-mono2-16"))
-    stored = ds.pixel_array.copy()
-    frame = np.zeros(stored.shape, bool)
-    frame[:12], frame[-12:], frame[:, :12], frame[:, -12:] = True, True, True, True
-    stored[frame] = 0
-    ds.PixelData = stored.tobytes()
-    ds.PixelPaddingValue = 0
-    with pytest.warns(ScanWarning, match=r"read LIN from the image"):
-        scan = read_scan(_bytes(ds))
-    assert scan.normalisation.pixel_intensity_relationship_sign == 1
-    assert float(np.abs(scan.image[frame]).max()) == 0.0
-    inside = ~frame
-    assert float(np.median(np.abs(scan.image[inside] - attenuation[inside]))) < 0.01
-    assert any("padding pixels" in step for step in scan.normalisation.steps)
-
-
 def _framed(ds: Dataset, value: int, width: int = 12) -> tuple[Dataset, np.ndarray]:
     """``ds`` with a ``width``-pixel frame of stored ``value`` on every side, and the frame."""
     stored = ds.pixel_array.copy()
@@ -128,6 +108,28 @@ def _framed(ds: Dataset, value: int, width: int = 12) -> tuple[Dataset, np.ndarr
     stored[frame] = value
     ds.PixelData = stored.tobytes()
     return ds, frame
+
+
+def _read_as_air(ds: Dataset, frame: np.ndarray, attenuation: np.ndarray) -> Scan:
+    """Read a framed untagged LIN file: the sign is read right, the frame is air and the rest
+    is the attenuation."""
+    with pytest.warns(ScanWarning, match=r"read LIN from the image"):
+        scan = read_scan(_bytes(ds))
+    assert scan.normalisation.pixel_intensity_relationship_sign == 1
+    assert float(np.abs(scan.image[frame]).max()) == 0.0
+    inside = ~frame
+    assert float(np.median(np.abs(scan.image[inside] - attenuation[inside]))) < 0.01
+    return scan
+
+
+def test_padding_is_left_out_and_shown_as_air(simulated: tuple[np.ndarray, np.ndarray]) -> None:
+    """A dark padded frame (Pixel Padding Value) neither misleads the reading of a file without
+    intensity tags nor stays in the image: it reads as air."""
+    transmission, attenuation = simulated
+    ds, frame = _framed(_strip(encode_dicom(transmission, (2.0, 2.0), "lin-mono2-16")), 0)
+    ds.PixelPaddingValue = 0
+    scan = _read_as_air(ds, frame, attenuation)
+    assert any("padding pixels" in step for step in scan.normalisation.steps)
 
 
 @pytest.mark.parametrize(("value", "width"), [(0, 12), (65535, 12), (0, 40)])
@@ -141,12 +143,7 @@ def test_untagged_frame_is_found_left_out_and_shown_as_air(
     ds, frame = _framed(
         _strip(encode_dicom(transmission, (2.0, 2.0), "lin-mono2-16")), value, width
     )
-    with pytest.warns(ScanWarning, match=r"read LIN from the image"):
-        scan = read_scan(_bytes(ds))
-    assert scan.normalisation.pixel_intensity_relationship_sign == 1
-    assert float(np.abs(scan.image[frame]).max()) == 0.0
-    inside = ~frame
-    assert float(np.median(np.abs(scan.image[inside] - attenuation[inside]))) < 0.01
+    scan = _read_as_air(ds, frame, attenuation)
     assert any(
         f"frame of constant value {value}" in step and f"top {width} px" in step
         for step in scan.normalisation.steps
