@@ -286,12 +286,7 @@ def find_frame(values: NDArray[Any]) -> Frame | None:
     span = hi - lo
     if not span > 0:
         return None
-    width = max(2, round(inner.shape[1] * BORDER_FRACTION))
-    air = float(
-        np.median(
-            np.concatenate([_sample(inner[:, :width], None), _sample(inner[:, -width:], None)])
-        )
-    )
+    air = float(np.median(_edges(inner, None)))
     kept: dict[str, int] = {}
     value = math.nan
     for side, (n, v) in runs.items():
