@@ -46,6 +46,7 @@ __all__ = [
     "class_ap50",
     "compute_metrics",
     "fit_calibration",
+    "match_peaks",
     "predict_records",
 ]
 
@@ -104,7 +105,13 @@ class ScanPrediction:
         return bool((self.gt_labels == 0).any())
 
 
-def _match(pred: ScanPrediction) -> None:
+def match_peaks(pred: ScanPrediction) -> None:
+    """Match a scan's peaks to its true boxes, in place (``matched``, ``gt_hit_by``).
+
+    Peaks are taken by falling raw score; each takes the unmatched true box of its class it
+    overlaps most, when that overlap is at least ``MATCH_IOU``. Call again after changing the
+    raw scores.
+    """
     k, n = len(pred.raw), len(pred.gt_labels)
     pred.matched = np.zeros(k, bool)
     pred.gt_hit_by = -np.ones(n, np.int64)
@@ -212,7 +219,7 @@ def predict_records(
             list(rec.meta.get("objects", [])),
             rec.meta,
         )
-        _match(pred)
+        match_peaks(pred)
         out.append(pred)
     return out
 

@@ -42,7 +42,7 @@ def phone_failures(
     Parameters
     ----------
     preds : sequence of ScanPrediction
-        Matched predictions of the held-out scans (:func:`models.training.evaluate._match`).
+        Matched predictions of the held-out scans (:func:`models.training.evaluate.match_peaks`).
     conf : sequence of ndarray, shape (K_i,)
         Calibrated confidence of each scan's peaks.
     level : float

@@ -12,7 +12,7 @@ from models.manifest import Calibration, Thresholds
 from models.training.cache import CacheRecord
 from models.training.evaluate import (
     ScanPrediction,
-    _match,
+    match_peaks,
     _phone_confidence,
     average_precision,
     choose_thresholds,
@@ -36,7 +36,7 @@ def _scan(raw: list[float], gt: bool, hit: bool = True) -> ScanPrediction:
         objects=[{"kind": "smartphone", "concealment": "clothing"}] * len(gt_boxes),
         meta={"encoding": "lin"},
     )
-    _match(pred)
+    match_peaks(pred)
     return pred
 
 
@@ -80,7 +80,7 @@ def test_scan_calibration_makes_the_scan_score_a_probability() -> None:
         raw = float(rng.uniform(0.2, 0.5))
         pred = _scan([raw, raw], gt=True)
         pred.boxes[1] += 100.0  # second peak off the phone
-        _match(pred)
+        match_peaks(pred)
         preds.append(pred)
     preds += [_scan([float(rng.uniform(0.2, 0.5))], gt=False) for _ in range(30)]
     preds += [_scan([], gt=False) for _ in range(30)]

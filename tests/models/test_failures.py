@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.training.evaluate import ScanPrediction, _match
+from models.training.evaluate import ScanPrediction, match_peaks
 from models.training.failures import NO_OBJECT, PHONE_BOX, phone_failures
 
 
@@ -25,7 +25,7 @@ def _scan(
         objects,
         {},
     )
-    _match(pred)
+    match_peaks(pred)
     return pred
 
 

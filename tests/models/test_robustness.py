@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from models.manifest import InputSpec
 from models.training.data import AugmentConfig
-from models.training.evaluate import ScanPrediction, _match
+from models.training.evaluate import ScanPrediction, match_peaks
 from models.training.robustness import PERTURBATIONS, Perturbation, phone_ap50, robustness
 
 SPEC = InputSpec()
@@ -87,7 +87,7 @@ def _scan(score: float) -> ScanPrediction:
         [],
         {},
     )
-    _match(pred)
+    match_peaks(pred)
     return pred
 
 
