@@ -12,12 +12,12 @@ from models.manifest import Calibration, Thresholds
 from models.training.cache import CacheRecord
 from models.training.evaluate import (
     ScanPrediction,
-    match_peaks,
     _phone_confidence,
     average_precision,
     choose_thresholds,
     compute_metrics,
     fit_calibration,
+    match_peaks,
     predict_records,
 )
 
