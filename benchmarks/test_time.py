@@ -67,36 +67,34 @@ class Option:
     rescore: Rescore | None = None
 
 
-def covered(factor: float, ratio: float = 1.0) -> Rescore:
-    """Re-scoring: phone peaks covered by another class's peak above ``ratio`` x their score
-    are multiplied by ``factor``."""
-
-    def rescore(p: ScanPrediction) -> NDArray[np.float64]:
-        raw = p.raw.copy()
-        other = p.labels != PHONE
-        if not other.any():
-            return raw
-        for i in np.nonzero(p.labels == PHONE)[0]:
-            cover = (box_iou(p.boxes[i], p.boxes[other]) > COVER_IOU) & (
-                p.raw[other] > ratio * p.raw[i]
-            )
-            if cover.any():
-                raw[i] *= factor
-        return raw
-
-    return rescore
-
-
-def soft_covered(p: ScanPrediction) -> NDArray[np.float64]:
-    """Phone peak score x (1 - the highest covering peak of another class)."""
+def _rescored_phones(
+    p: ScanPrediction, weight: Callable[[float, NDArray[np.float64]], float]
+) -> NDArray[np.float64]:
+    """Raw scores with each phone peak's multiplied by ``weight(score, covering scores)``: the
+    scores of the other classes' peaks that cover it (IoU > ``COVER_IOU``)."""
     raw = p.raw.copy()
     other = p.labels != PHONE
     if not other.any():
         return raw
     for i in np.nonzero(p.labels == PHONE)[0]:
-        cover = np.where(box_iou(p.boxes[i], p.boxes[other]) > COVER_IOU, p.raw[other], 0.0)
-        raw[i] *= 1.0 - cover.max()
+        cover = p.raw[other][box_iou(p.boxes[i], p.boxes[other]) > COVER_IOU]
+        raw[i] *= weight(float(p.raw[i]), cover)
     return raw
+
+
+def covered(factor: float, ratio: float = 1.0) -> Rescore:
+    """Re-scoring: phone peaks covered by another class's peak above ``ratio`` x their score
+    are multiplied by ``factor``."""
+
+    def weight(score: float, cover: NDArray[np.float64]) -> float:
+        return factor if (cover > ratio * score).any() else 1.0
+
+    return lambda p: _rescored_phones(p, weight)
+
+
+def soft_covered(p: ScanPrediction) -> NDArray[np.float64]:
+    """Re-scoring: phone peak score x (1 - the highest covering peak of another class)."""
+    return _rescored_phones(p, lambda score, cover: 1.0 - float(cover.max(initial=0.0)))
 
 
 def options(shipped_zoom: float | None) -> list[Option]:
