@@ -141,44 +141,47 @@ def measure(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     records = [p for p in (folder / f"scan-{s:012d}.npz" for s in seeds) if p.exists()]
     shipped = (manifest.outputs.flip_test, manifest.outputs.zoom_test)
     runs: dict[tuple[bool, float | None], list[ScanPrediction]] = {}
-    results: list[dict[str, Any]] = []
-    rng = np.random.default_rng(0)
-    boot = [rng.integers(0, len(records), len(records)) for _ in range(args.boot)]
-    ref: list[ScanPrediction] | None = None
-    todo = options(manifest.outputs.zoom_test)
-    for opt in sorted(todo, key=lambda o: (o.flip, o.zoom) != shipped):  # shipped first
-        key = (opt.flip, opt.zoom)
-        if key not in runs:
-            runs[key] = predict_records(
+
+    def passes(flip: bool, zoom: float | None) -> list[ScanPrediction]:
+        """Peaks of one set of passes, run once however many options re-score them."""
+        if (flip, zoom) not in runs:
+            runs[flip, zoom] = predict_records(
                 DEFAULT_MODEL_PATH,
                 records,
                 threads=args.threads,
-                flip_test=opt.flip,
-                zoom_test=opt.zoom,
+                flip_test=flip,
+                zoom_test=zoom,
                 stride=manifest.outputs.stride,
                 progress=True,
             )
-        preds = runs[key] if opt.rescore is None else rescored(runs[key], opt.rescore)
-        if ref is None:
-            ref = preds
+        return runs[flip, zoom]
+
+    rng = np.random.default_rng(0)
+    boot = [rng.integers(0, len(records), len(records)) for _ in range(args.boot)]
+    ref = passes(*shipped)
+    ref_ap = class_ap50(ref, PHONE)
+    ref_boot = [class_ap50(ref, PHONE, i) for i in boot]
+    results: list[dict[str, Any]] = []
+    for opt in options(manifest.outputs.zoom_test):
+        preds = passes(opt.flip, opt.zoom)
+        if opt.rescore is not None:
+            preds = rescored(preds, opt.rescore)
         positive = np.array([p.positive for p in preds])
         scores = scan_scores(preds)
         ap = class_ap50(preds, PHONE)
-        delta = [class_ap50(preds, PHONE, i) - class_ap50(ref, PHONE, i) for i in boot]
+        delta = [class_ap50(preds, PHONE, i) - r for i, r in zip(boot, ref_boot, strict=True)]
         results.append(
             {
                 "option": opt.name,
-                "shipped": key == shipped and opt.rescore is None,
+                "shipped": (opt.flip, opt.zoom) == shipped and opt.rescore is None,
                 "ap50_phone": round(ap, 4),
-                "delta": round(ap - class_ap50(ref, PHONE), 4),
+                "delta": round(ap - ref_ap, 4),
                 "delta_ci95": ci95(delta),
                 "pd_at_pfa_0.05": round(pd_at_pfa(scores, positive, 0.05), 4),
                 "pd_at_pfa_0.02": round(pd_at_pfa(scores, positive, 0.02), 4),
             }
         )
-    order = {o.name: k for k, o in enumerate(todo)}
-    results.sort(key=lambda r: order[r["option"]])
-    n_pos = int(sum(p.positive for p in runs[shipped]))
+    n_pos = int(sum(p.positive for p in ref))
     return {"n_scans": len(records), "n_phone_scans": n_pos, "seed": args.seed, "options": results}
 
 
@@ -210,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.n < 2:
         parser.error(f"--n must be at least 2 (scans with and without a phone), got {args.n}")
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
     if args.boot < 0:
         parser.error(f"--boot must be 0 or more, got {args.boot}")
     with tempfile.TemporaryDirectory() as tmp:
