@@ -42,13 +42,8 @@ from detect.postprocess import box_iou  # noqa: E402
 from models import DEFAULT_MANIFEST_PATH, DEFAULT_MODEL_PATH, Manifest  # noqa: E402
 from models.training.cache import Source, generate  # noqa: E402
 from models.training.classes import CLASSES  # noqa: E402
-from models.training.evaluate import (  # noqa: E402
-    ScanPrediction,
-    ci95,
-    class_ap50,
-    match_peaks,
-    predict_records,
-)
+from models.training.evaluate import ScanPrediction, match_peaks, predict_records  # noqa: E402
+from models.training.metrics import ci95, class_ap50  # noqa: E402
 
 PHONE = CLASSES.index("phone")
 #: Overlap (IoU) from which a peak of another class covers a phone peak.

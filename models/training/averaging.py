@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from models.training.checkpoint import CHECKPOINT, TrainConfig, load_checkpoint, save_checkpoint
 from models.training.errors import CheckpointError
-from models.training.trainer import CHECKPOINT, TrainConfig, load_checkpoint, save_checkpoint
 
 __all__ = ["average_checkpoints"]
 

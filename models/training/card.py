@@ -304,7 +304,7 @@ Against the project's quality goals on this test set: {_goals(m)}.
 ### Robustness to other scanners
 {_robustness(m)}
 
-Reproduce with the installed model, on any checkout (figures from `models/training/evaluate.py`
+Reproduce with the installed model, on any checkout (figures from `models/training/metrics.py`
 and `models/training/robustness.py`): `{command}`.
 
 ## Known limits

@@ -1,8 +1,9 @@
-"""Calibration fitting, threshold choice and held-out metrics of an exported model.
+"""Predictions of an exported model on cached scans, calibration fitting and threshold choice.
 
 Runs the ONNX model with onnxruntime on cached (preprocessed) scans and decodes the outputs with
 the runtime's own post-processing (``detect.postprocess``, ``detect.calibration``,
-``detect.decision``), so the figures describe what the product does.
+``detect.decision``), so the figures describe what the product does. The held-out metrics of
+those predictions are in :mod:`models.training.metrics`.
 
 Reproduce the shipped figures with::
 
@@ -36,18 +37,15 @@ from models.manifest import (
 )
 from models.training.cache import load_record
 from models.training.classes import CLASSES
-from models.training.failures import phone_failures
 
 __all__ = [
     "ScanPrediction",
-    "average_precision",
     "choose_thresholds",
-    "ci95",
-    "class_ap50",
-    "compute_metrics",
     "fit_calibration",
     "match_peaks",
+    "phone_confidence",
     "predict_records",
+    "scan_scores",
 ]
 
 logger = logging.getLogger(__name__)
@@ -250,13 +248,19 @@ def fit_calibration(
     if positive.all() or not positive.any():
         logger.info("calibration scans are all of one kind: scan score left uncalibrated")
         return calibration
-    top = _scan_scores(preds, calibration, classes)
+    top = scan_scores(preds, calibration, classes)
     return calibration.model_copy(update={"scan": fit_platt(top, positive)})
 
 
-def _scan_scores(
-    preds: Sequence[ScanPrediction], calibration: Calibration, classes: Sequence[str]
+def scan_scores(
+    preds: Sequence[ScanPrediction], calibration: Calibration, classes: Sequence[str] = CLASSES
 ) -> NDArray[np.float64]:
+    """Scan scores as the detector computes them (:func:`detect.decision.scan_score`).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_scans,)
+    """
     return np.array(
         [
             scan_score(
@@ -286,7 +290,7 @@ def choose_thresholds(
     the two are INCONCLUSIVE. Findings are reported from the phone confidence that lifts a
     scan to ``clear_below`` (at least 0.1).
     """
-    scores = _scan_scores(preds, calibration, classes)
+    scores = scan_scores(preds, calibration, classes)
     pos = np.array([p.positive for p in preds])
     neg_scores = np.sort(scores[~pos])
     pos_scores = np.sort(scores[pos])
@@ -316,14 +320,14 @@ def choose_thresholds(
     return Thresholds(
         peak_min_score=PEAK_MIN,
         report_min_confidence=_round_down(
-            max(_phone_confidence(clear_below, calibration.scan_params()), REPORT_FLOOR)
+            max(phone_confidence(clear_below, calibration.scan_params()), REPORT_FLOOR)
         ),
         alarm=_round_up(alarm),
         clear_below=_round_down(clear_below),
     )
 
 
-def _phone_confidence(score: float, scan: PlattParams | None) -> float:
+def phone_confidence(score: float, scan: PlattParams | None) -> float:
     """The highest phone confidence that gives a scan this score (inverse of the scan Platt)."""
     if scan is None or not scan.a > 0:
         return score
@@ -336,272 +340,3 @@ def _round_up(value: float, places: int = 4) -> float:
 
 def _round_down(value: float, places: int = 4) -> float:
     return math.floor(round(value * 10**places, 6)) / 10**places
-
-
-# -- metrics ---------------------------------------------------------------------------------------
-
-
-def average_precision(scores: NDArray[np.float64], tp: NDArray[np.bool_], n_gt: int) -> float:
-    """COCO-style 101-point interpolated average precision."""
-    if n_gt == 0:
-        return float("nan")
-    order = np.argsort(-scores, kind="stable")
-    tps = np.cumsum(tp[order])
-    fps = np.cumsum(~tp[order])
-    recall = tps / n_gt
-    precision = tps / np.maximum(tps + fps, 1)
-    precision = np.maximum.accumulate(precision[::-1])[::-1] if precision.size else precision
-    ap = 0.0
-    for r in np.linspace(0, 1, 101):
-        i = np.searchsorted(recall, r, side="left")
-        ap += float(precision[i]) if i < precision.size else 0.0
-    return ap / 101
-
-
-def class_ap50(
-    preds: Sequence[ScanPrediction],
-    label: int,
-    idx: Sequence[int] | NDArray[np.intp] | None = None,
-    conf: Sequence[NDArray[np.float64]] | None = None,
-) -> float:
-    """AP at IoU 0.5 of class ``label`` over the scans ``idx`` (all when ``None``).
-
-    Peaks are ranked by ``conf`` (one array per scan, e.g. calibrated confidences) or by their
-    raw scores; NaN when those scans hold no object of the class.
-    """
-    rows = range(len(preds)) if idx is None else idx
-    scores, tp, n_gt = [np.zeros(0)], [np.zeros(0, bool)], 0
-    for i in rows:
-        p = preds[i]
-        sel = p.labels == label
-        scores.append((p.raw if conf is None else conf[i])[sel])
-        tp.append(p.matched[sel])
-        n_gt += int((p.gt_labels == label).sum())
-    return average_precision(np.concatenate(scores), np.concatenate(tp), n_gt)
-
-
-def ci95(values: Sequence[float]) -> list[float] | None:
-    """Percentile 95 % interval of bootstrap values (rounded to 4 places); NaNs are ignored."""
-    finite = [float(v) for v in values if np.isfinite(v)]
-    if not finite:
-        return None
-    return [round(float(np.percentile(finite, q)), 4) for q in (2.5, 97.5)]
-
-
-def _ece(conf: NDArray[np.float64], correct: NDArray[np.bool_], bins: int = 10) -> float:
-    if conf.size == 0:
-        return float("nan")
-    idx = np.minimum((conf * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        sel = idx == b
-        if sel.any():
-            total += sel.sum() / conf.size * abs(conf[sel].mean() - correct[sel].mean())
-    return float(total)
-
-
-def _per_scan_stats(
-    preds: Sequence[ScanPrediction],
-    calibration: Calibration,
-    thresholds: Thresholds,
-    classes: Sequence[str],
-) -> dict[str, Any]:
-    conf = [calibrate_labels(p.raw, p.labels, list(classes), calibration) for p in preds]
-    return {
-        "conf": conf,
-        "score": _scan_scores(preds, calibration, classes),
-        "positive": np.array([p.positive for p in preds]),
-        # a phone finding alarms on its own from this confidence (the alarm threshold is on
-        # the scan score, which the scan calibration maps from the highest phone confidence)
-        "object_alarm": _phone_confidence(thresholds.alarm, calibration.scan_params()),
-    }
-
-
-def _summary(
-    preds: Sequence[ScanPrediction],
-    stats: dict[str, Any],
-    idx: NDArray[np.intp],
-    thresholds: Thresholds,
-    classes: Sequence[str],
-) -> dict[str, float]:
-    score, positive = stats["score"][idx], stats["positive"][idx]
-    out: dict[str, float] = {}
-    for c, name in enumerate(classes):
-        ap = class_ap50(preds, c, idx, stats["conf"])
-        if np.isfinite(ap):
-            out[f"ap50_{name}"] = ap
-    pos, neg = score[positive], score[~positive]
-    out["pd_at_alarm"] = float((pos >= thresholds.alarm).mean()) if pos.size else float("nan")
-    out["pfa_at_alarm"] = float((neg >= thresholds.alarm).mean()) if neg.size else float("nan")
-    out["miss_clear"] = float((pos < thresholds.clear_below).mean()) if pos.size else float("nan")
-    out["inconclusive"] = float(
-        ((score >= thresholds.clear_below) & (score < thresholds.alarm)).mean()
-    )
-    for fa in (0.02, 0.05):
-        if neg.size and pos.size:
-            k = int(np.floor(fa * neg.size))
-            srt = np.sort(neg)
-            thr = float(srt[-k - 1]) + 1e-9 if k < neg.size else 0.0
-            out[f"pd_at_pfa_{fa:g}"] = float((pos >= thr).mean())
-    # false phone detections per scan at the alarm threshold (object level)
-    fp = sum(
-        int(
-            (
-                (stats["conf"][i] >= stats["object_alarm"])
-                & (preds[i].labels == 0)
-                & ~preds[i].matched
-            ).sum()
-        )
-        for i in idx
-    )
-    out["false_phone_detections_per_scan_at_alarm"] = fp / max(1, len(idx))
-    c_all = np.concatenate([stats["conf"][i][preds[i].labels == 0] for i in idx] or [np.zeros(0)])
-    m_all = np.concatenate(
-        [preds[i].matched[preds[i].labels == 0] for i in idx] or [np.zeros(0, bool)]
-    )
-    out["ece_phone_detections"] = _ece(c_all, m_all)
-    out["ece_scan"] = _ece(score, positive)
-    return out
-
-
-def _subgroup_recall(
-    preds: Sequence[ScanPrediction],
-    stats: dict[str, Any],
-    idx: NDArray[np.intp],
-    threshold: float,
-    key: str,
-) -> dict[str, tuple[float, int]]:
-    hits: dict[str, list[bool]] = {}
-    for i in idx:
-        p = preds[i]
-        for j, obj in enumerate(p.objects):
-            if j >= len(p.gt_labels) or p.gt_labels[j] != 0:
-                continue
-            k = p.gt_hit_by[j]
-            ok = bool(k >= 0 and stats["conf"][i][k] >= threshold)
-            hits.setdefault(str(obj.get(key)), []).append(ok)
-    return {g: (float(np.mean(v)), len(v)) for g, v in sorted(hits.items())}
-
-
-def coco_ap50(
-    preds: Sequence[ScanPrediction],
-    calibration: Calibration,
-    label: int = 0,
-    classes: Sequence[str] = CLASSES,
-) -> float:
-    """AP at IoU 0.5 of one class by pycocotools (cross-check of :func:`average_precision`)."""
-    import contextlib
-    import io
-
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    images: list[dict[str, Any]] = []
-    anns: list[dict[str, Any]] = []
-    dets: list[dict[str, Any]] = []
-    for i, p in enumerate(preds):
-        images.append({"id": i + 1, "width": 4096, "height": 4096})
-        for b, lab in zip(p.gt_boxes, p.gt_labels, strict=True):
-            if lab == label:
-                anns.append(
-                    {
-                        "id": len(anns) + 1,
-                        "image_id": i + 1,
-                        "category_id": 1,
-                        "bbox": [float(v) for v in b],
-                        "area": float(b[2] * b[3]),
-                        "iscrowd": 0,
-                    }
-                )
-        conf = calibrate_labels(p.raw, p.labels, list(classes), calibration)
-        for b, lab, c in zip(p.boxes, p.labels, conf, strict=True):
-            if lab == label:
-                dets.append(
-                    {
-                        "image_id": i + 1,
-                        "category_id": 1,
-                        "bbox": [float(v) for v in b],
-                        "score": float(c),
-                    }
-                )
-    if not anns:
-        return float("nan")
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO()
-        gt.dataset = {
-            "images": images,
-            "annotations": anns,
-            "categories": [{"id": 1, "name": classes[label]}],
-        }
-        gt.createIndex()
-        dt = gt.loadRes(dets) if dets else COCO()
-        ev = COCOeval(gt, dt, "bbox")
-        ev.params.iouThrs = np.array([0.5])
-        ev.params.areaRng = [[0, 1e10]]
-        ev.params.areaRngLbl = ["all"]
-        ev.params.maxDets = [100]
-        ev.evaluate()
-        ev.accumulate()
-    prec = ev.eval["precision"][0, :, 0, 0, 0]
-    return float(np.mean(np.where(prec > -1, prec, 0.0)))
-
-
-def compute_metrics(
-    preds: Sequence[ScanPrediction],
-    calibration: Calibration,
-    thresholds: Thresholds,
-    classes: Sequence[str] = CLASSES,
-    n_boot: int = 1000,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Held-out metrics with 95 % bootstrap intervals (scans resampled with replacement).
-
-    Returns
-    -------
-    dict
-        ``n_scans``, ``n_positive``, and for each metric ``{"value", "ci95": [lo, hi]}``;
-        ``phone_recall_by_kind`` / ``phone_recall_by_concealment`` / ``scan_pd_by_encoding``
-        (recall of phones matched at IoU 0.5 by a finding confident enough to raise an alarm
-        on its own; likewise the false phone detections at the alarm); ``phone_failures``
-        (:func:`models.training.failures.phone_failures`).
-    """
-    n = len(preds)
-    stats = _per_scan_stats(preds, calibration, thresholds, classes)
-    all_idx = np.arange(n)
-    point = _summary(preds, stats, all_idx, thresholds, classes)
-    rng = np.random.default_rng(seed)
-    boot: dict[str, list[float]] = {k: [] for k in point}
-    for _ in range(n_boot):
-        s = _summary(preds, stats, rng.integers(0, n, n), thresholds, classes)
-        for k in point:
-            if k in s and np.isfinite(s[k]):
-                boot[k].append(s[k])
-    out: dict[str, Any] = {
-        "ap50_phone_pycocotools": round(coco_ap50(preds, calibration), 4) if n else None,
-        "n_scans": n,
-        "n_positive": int(stats["positive"].sum()),
-        "match_iou": MATCH_IOU,
-        "bootstrap_resamples": n_boot,
-    }
-    for k, v in point.items():
-        out[k] = {"value": round(float(v), 4), "ci95": ci95(boot[k])}
-    for key in ("kind", "concealment", "location"):
-        out[f"phone_recall_by_{key}"] = {
-            g: {"value": round(r, 4), "n": m}
-            for g, (r, m) in _subgroup_recall(
-                preds, stats, all_idx, stats["object_alarm"], key
-            ).items()
-        }
-    enc: dict[str, list[bool]] = {}
-    for i, p in enumerate(preds):
-        if p.positive:
-            enc.setdefault(str(p.meta.get("encoding")), []).append(
-                bool(stats["score"][i] >= thresholds.alarm)
-            )
-    out["scan_pd_by_encoding"] = {
-        g: {"value": round(float(np.mean(v)), 4), "n": len(v)} for g, v in sorted(enc.items())
-    }
-    out["phone_failures"] = phone_failures(
-        preds, stats["conf"], thresholds.report_min_confidence, classes
-    )
-    return out

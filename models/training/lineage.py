@@ -49,7 +49,7 @@ class TrainedModel:
 
 def trained_from_checkpoint(out: Path) -> TrainedModel:
     """The run in ``out``: its checkpoint, its training lineage and its export record."""
-    from models.training.trainer import CHECKPOINT, load_checkpoint
+    from models.training.checkpoint import CHECKPOINT, load_checkpoint
 
     cfg, state = load_checkpoint(out / CHECKPOINT)
     export_info = json.loads((out / "export.json").read_text(encoding="utf-8"))
@@ -121,7 +121,7 @@ def training_phases(cfg: Any, state: Any) -> list[dict[str, Any]]:
     checkpoint reached twice (a common parent of averaged runs) is listed once. An exported
     ``.onnx`` parent contributes the phases its manifest records.
     """
-    from models.training.trainer import load_checkpoint
+    from models.training.checkpoint import load_checkpoint
 
     phases: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -186,7 +186,7 @@ def _phase(cfg: Any, state: Any) -> dict[str, Any]:
     """One training phase: its steps, batch, crop, stride, threads, wall time and training cache."""
     if state.averaged_from:
         return {"averaged_from": list(state.averaged_from), "steps": 0, "wall_time_s": 0.0}
-    from models.training.trainer import format_seed_span
+    from models.training.checkpoint import format_seed_span
 
     cache = Path(cfg.cache)
     n_scans = state.records or (
@@ -230,7 +230,7 @@ def parent_pitch(path: Path) -> float | None:
         If a checkpoint parent is missing or unreadable.
     """
     if not is_onnx_model(path):
-        from models.training.trainer import load_checkpoint
+        from models.training.checkpoint import load_checkpoint
 
         return float(load_checkpoint(path)[0].pitch_mm)
     try:

@@ -172,9 +172,10 @@ def _generate_now(opts: PipelineOptions, split: Split, n: int, pitch_mm: float) 
 
 
 def _fit(opts: PipelineOptions, generators: list[subprocess.Popen[bytes]]) -> None:
+    from models.training.checkpoint import TrainConfig
     from models.training.data import AugmentConfig
     from models.training.network import NetworkConfig
-    from models.training.trainer import TrainConfig, train
+    from models.training.trainer import train
 
     extra = dict(opts.extra)
     augment = extra.pop("augment", AugmentConfig())
@@ -211,8 +212,8 @@ def _fit(opts: PipelineOptions, generators: list[subprocess.Popen[bytes]]) -> No
 
 
 def _export(opts: PipelineOptions) -> dict[str, Any]:
+    from models.training.checkpoint import CHECKPOINT, load_checkpoint
     from models.training.export import OPSET, export_onnx
-    from models.training.trainer import CHECKPOINT, load_checkpoint
 
     _, state = load_checkpoint(opts.out / CHECKPOINT)
     report = export_onnx(state.ema, opts.out / MODEL_FILE)
@@ -231,14 +232,10 @@ def _export(opts: PipelineOptions) -> dict[str, Any]:
 
 def _calibrate(opts: PipelineOptions) -> Manifest:
     from models.training.card import write_model_card
-    from models.training.evaluate import (
-        choose_thresholds,
-        compute_metrics,
-        fit_calibration,
-        predict_records,
-    )
+    from models.training.checkpoint import CHECKPOINT
+    from models.training.evaluate import choose_thresholds, fit_calibration, predict_records
+    from models.training.metrics import compute_metrics
     from models.training.robustness import robustness
-    from models.training.trainer import CHECKPOINT
 
     model = opts.out / MODEL_FILE
     release = opts.init_from if opts.init_from and is_onnx_model(opts.init_from) else None
@@ -345,7 +342,7 @@ def _install(opts: PipelineOptions) -> None:
 def _resolve_pitch(opts: PipelineOptions) -> float:
     """The run's working pitch: as given, else its parent's (the run's own checkpoint when
     resuming), else :data:`DEFAULT_PITCH_MM`."""
-    from models.training.trainer import CHECKPOINT
+    from models.training.checkpoint import CHECKPOINT
 
     source = opts.out / CHECKPOINT if opts.resume else opts.init_from
     parent = parent_pitch(source) if source else None

@@ -21,7 +21,8 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from models.manifest import InputSpec
-from models.training.evaluate import ScanPrediction, ci95, class_ap50
+from models.training.evaluate import ScanPrediction
+from models.training.metrics import ci95, class_ap50
 
 __all__ = ["PERTURBATIONS", "Perturbation", "phone_ap50", "robustness"]
 

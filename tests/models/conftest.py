@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from models.manifest import InputSpec
 from models.training.cache import Source, generate, split_seeds
+from models.training.checkpoint import TrainConfig
+from models.training.evaluate import ScanPrediction, match_peaks
 from models.training.network import NetworkConfig
-from models.training.trainer import TrainConfig
 
 
 @pytest.fixture
@@ -50,3 +52,23 @@ def small_run_config(
         init_from=str(init_from) if init_from else None,
         loader_threads=loader_threads,
     )
+
+
+def scan_prediction(raw: list[float], gt: bool, hit: bool = True) -> ScanPrediction:
+    """One scan's prediction: phone peaks ``raw`` on one box, over a phone when ``gt``, matched;
+    ``hit=False`` moves the peaks off the phone."""
+    boxes = np.array([[10.0, 10.0, 20.0, 40.0]] * len(raw)).reshape(-1, 4)
+    if not hit:
+        boxes = boxes + 100.0
+    gt_boxes = np.array([[10.0, 10.0, 20.0, 40.0]]) if gt else np.zeros((0, 4))
+    pred = ScanPrediction(
+        boxes=boxes,
+        labels=np.zeros(len(raw), np.int64),
+        raw=np.array(raw, float),
+        gt_boxes=gt_boxes,
+        gt_labels=np.zeros(len(gt_boxes), np.int64),
+        objects=[{"kind": "smartphone", "concealment": "clothing"}] * len(gt_boxes),
+        meta={"encoding": "lin"},
+    )
+    match_peaks(pred)
+    return pred

@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from models.training.averaging import average_checkpoints
+from models.training.checkpoint import load_checkpoint
 from models.training.errors import CheckpointError
 from models.training.lineage import training_phases
 from models.training.network import NetworkConfig
-from models.training.trainer import load_checkpoint, train
+from models.training.trainer import train
 from tests.models.conftest import small_run_config
 
 

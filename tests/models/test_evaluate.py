@@ -1,4 +1,4 @@
-"""Tests of calibration fitting, threshold choice and metrics."""
+"""Tests of predictions on cached scans, calibration fitting and threshold choice."""
 
 from __future__ import annotations
 
@@ -8,47 +8,22 @@ import numpy as np
 import pytest
 
 from detect.decision import scan_score
-from models.manifest import Calibration, Thresholds
+from models.manifest import Calibration
 from models.training.cache import CacheRecord
 from models.training.evaluate import (
-    ScanPrediction,
-    _phone_confidence,
-    average_precision,
     choose_thresholds,
-    compute_metrics,
     fit_calibration,
     match_peaks,
+    phone_confidence,
     predict_records,
 )
-
-
-def _scan(raw: list[float], gt: bool, hit: bool = True) -> ScanPrediction:
-    boxes = np.array([[10.0, 10.0, 20.0, 40.0]] * len(raw)).reshape(-1, 4)
-    if not hit:
-        boxes = boxes + 100.0
-    gt_boxes = np.array([[10.0, 10.0, 20.0, 40.0]]) if gt else np.zeros((0, 4))
-    pred = ScanPrediction(
-        boxes=boxes,
-        labels=np.zeros(len(raw), np.int64),
-        raw=np.array(raw, float),
-        gt_boxes=gt_boxes,
-        gt_labels=np.zeros(len(gt_boxes), np.int64),
-        objects=[{"kind": "smartphone", "concealment": "clothing"}] * len(gt_boxes),
-        meta={"encoding": "lin"},
-    )
-    match_peaks(pred)
-    return pred
-
-
-def test_ap_perfect_and_half() -> None:
-    """AP is 1 when every detection is right, and about 0.5 when half the objects are missed."""
-    assert average_precision(np.array([0.9, 0.8]), np.array([True, True]), 2) == pytest.approx(1.0)
-    assert average_precision(np.array([0.9]), np.array([True]), 2) == pytest.approx(51 / 101)
+from models.training.metrics import compute_metrics
+from tests.models.conftest import scan_prediction
 
 
 def test_match_counts_duplicates_as_false() -> None:
     """Only the best-scoring of two peaks on one object matches it."""
-    pred = _scan([0.9, 0.5], gt=True)
+    pred = scan_prediction([0.9, 0.5], gt=True)
     assert pred.matched.tolist() == [True, False]
     assert pred.gt_hit_by.tolist() == [0]
 
@@ -56,8 +31,8 @@ def test_match_counts_duplicates_as_false() -> None:
 def test_calibration_and_thresholds_separate_scans() -> None:
     """With separable scores the thresholds alarm on phones and clear the others."""
     rng = np.random.default_rng(0)
-    preds = [_scan([float(rng.uniform(0.6, 0.95))], gt=True) for _ in range(60)]
-    preds += [_scan([float(rng.uniform(0.03, 0.3))], gt=False) for _ in range(60)]
+    preds = [scan_prediction([float(rng.uniform(0.6, 0.95))], gt=True) for _ in range(60)]
+    preds += [scan_prediction([float(rng.uniform(0.03, 0.3))], gt=False) for _ in range(60)]
     cal = fit_calibration(preds)
     assert "phone" in cal.per_class and cal.per_class["phone"].a > 0
     th = choose_thresholds(preds, cal)
@@ -78,12 +53,12 @@ def test_scan_calibration_makes_the_scan_score_a_probability() -> None:
     preds = []
     for _ in range(60):
         raw = float(rng.uniform(0.2, 0.5))
-        pred = _scan([raw, raw], gt=True)
+        pred = scan_prediction([raw, raw], gt=True)
         pred.boxes[1] += 100.0  # second peak off the phone
         match_peaks(pred)
         preds.append(pred)
-    preds += [_scan([float(rng.uniform(0.2, 0.5))], gt=False) for _ in range(30)]
-    preds += [_scan([], gt=False) for _ in range(30)]
+    preds += [scan_prediction([float(rng.uniform(0.2, 0.5))], gt=False) for _ in range(30)]
+    preds += [scan_prediction([], gt=False) for _ in range(30)]
     cal = fit_calibration(preds)
     assert cal.scan is not None and cal.scan_params() == cal.scan
     th = choose_thresholds(preds, cal)
@@ -98,44 +73,24 @@ def test_scan_calibration_makes_the_scan_score_a_probability() -> None:
     assert m["phone_recall_by_kind"]["smartphone"]["value"] == pytest.approx(
         m["pd_at_alarm"]["value"]
     )
-    conf = _phone_confidence(0.3, cal.scan)
+    conf = phone_confidence(0.3, cal.scan)
     assert scan_score([conf], [0], ["phone"], cal.scan) == pytest.approx(0.3)
     assert Calibration(method="none", scan=cal.scan).scan_params() is None
 
 
-def test_scan_calibration_needs_both_kinds_of_scan() -> None:
+def test_scan_calibration_needs_both_kinds_ofscan_prediction() -> None:
     """With only phone scans there is nothing to fit the scan score on: it stays uncalibrated."""
-    cal = fit_calibration([_scan([0.8], gt=True) for _ in range(30)])
+    cal = fit_calibration([scan_prediction([0.8], gt=True) for _ in range(30)])
     assert cal.scan is None
-
-
-def test_metrics_count_misses() -> None:
-    """A phone scan whose only peak is elsewhere counts as a miss and a false detection."""
-    preds = [_scan([0.9], gt=True, hit=False), _scan([0.9], gt=True)]
-    m = compute_metrics(preds, Calibration(), Thresholds(alarm=0.5, clear_below=0.2), n_boot=0)
-    assert m["ap50_phone"]["value"] < 1.0
-    assert m["false_phone_detections_per_scan_at_alarm"]["value"] == pytest.approx(0.5)
-    assert m["phone_recall_by_kind"]["smartphone"]["value"] == pytest.approx(0.5)
-
-
-def test_ap_agrees_with_pycocotools() -> None:
-    """The bootstrap AP matches pycocotools' AP50 on a mixed set of hits, misses and negatives."""
-    rng = np.random.default_rng(3)
-    preds = [
-        _scan([float(rng.uniform(0.2, 0.9))], gt=True, hit=bool(rng.random() < 0.7))
-        for _ in range(30)
-    ]
-    preds += [_scan([float(rng.uniform(0.05, 0.6))], gt=False) for _ in range(20)]
-    m = compute_metrics(preds, Calibration(), Thresholds(), n_boot=0)
-    assert m["ap50_phone"]["value"] == pytest.approx(m["ap50_phone_pycocotools"], abs=0.01)
 
 
 def test_rounded_thresholds_keep_their_false_alarm_rate() -> None:
     """Thresholds are stored to 4 places without letting one more phone-free scan alarm (or
     one more phone scan clear) than the unrounded ones."""
     neg = [0.1] * 97 + [0.57852, 0.7, 0.8]  # 2 % of 100: two alarms allowed, not the third
-    preds = [_scan([s], gt=False) for s in neg]
-    preds += [_scan([s], gt=True) for s in [0.01, 0.123456] + [0.9] * 48]  # 1 of 50 may clear
+    preds = [scan_prediction([s], gt=False) for s in neg]
+    # 1 of 50 may clear
+    preds += [scan_prediction([s], gt=True) for s in [0.01, 0.123456] + [0.9] * 48]
     th = choose_thresholds(preds, Calibration(method="none"))
     assert th.alarm == 0.5786 and th.alarm > 0.57852  # plain rounding gave 0.5785
     m = compute_metrics(preds, Calibration(method="none"), th, n_boot=0)

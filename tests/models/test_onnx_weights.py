@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from models.manifest import Manifest
+from models.training.checkpoint import load_checkpoint
 from models.training.errors import CheckpointError
 from models.training.export import export_onnx
 from models.training.network import CenterNet, ExportWrapper, NetworkConfig
@@ -21,7 +22,7 @@ from models.training.onnx_weights import (
     load_onnx_network,
     onnx_network_config,
 )
-from models.training.trainer import load_checkpoint, train
+from models.training.trainer import train
 
 from .conftest import small_run_config
 
