@@ -85,7 +85,7 @@ def _read(data: bytes, way: str) -> Any:
     """``read_scan`` as it is (inferred), or with nothing inferred beyond the file's tags."""
     if way == "stated only":
         with (
-            mock.patch("scanner._dicom.read_intensity", return_value=None),
+            mock.patch("scanner._header.read_intensity", return_value=None),
             mock.patch("scanner._normalise.body_scale", return_value=None),
         ):
             return read_scan(data, validation=Validation.IGNORE)

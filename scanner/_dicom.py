@@ -36,28 +36,32 @@ The normalisation rules are the ones :mod:`scanner.encoding` documents (and writ
 * Spacing: Pixel Spacing, else Imager Pixel Spacing (divided by the Estimated Radiographic
   Magnification Factor when present), else the caller's ``pixel_spacing``, else an estimate
   from the height of the person scanned (:func:`scanner.stature.estimate_spacing`), else
-  :data:`ASSUMED_SPACING`; the last two with a conformance problem.
+  :data:`scanner._header.ASSUMED_SPACING`; the last two with a conformance problem.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import io
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pydicom
 from numpy.typing import NDArray
-from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.multival import MultiValue
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
-from pydicom.valuerep import DA, DT, TM
 
+from scanner._header import (
+    as_float,
+    get,
+    get_int,
+    get_text,
+    intensity_relationship,
+    metadata,
+    scan_spacing,
+)
 from scanner._normalise import lin_to_attenuation, log_to_attenuation
 from scanner.conformance import Conformance
 from scanner.errors import (
@@ -67,21 +71,12 @@ from scanner.errors import (
     TruncatedFileError,
     UnsupportedScanError,
 )
-from scanner.intensity import fill_padding, find_frame, read_intensity
-from scanner.scan import Normalisation, Scan, ScanMetadata, SpacingSource
-from scanner.stature import (
-    HEAD_TO_SOLE_MM,
-    ORIENTATION_LETTERS,
-    estimate_spacing,
-    upright_turn,
-)
+from scanner.intensity import fill_padding, find_frame
+from scanner.scan import Normalisation, Scan
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
 
-#: Spacing (row, column) in mm used when neither the file nor the caller gives one and the
-#: image is not a full-body scan to estimate it from.
-ASSUMED_SPACING: tuple[float, float] = (1.0, 1.0)
 #: Smallest and largest accepted rows / columns.
 MIN_SIDE, MAX_SIDE = 32, 16384
 
@@ -172,46 +167,8 @@ def _parse_bare(data: bytes, name: str) -> Dataset:
     return ds
 
 
-def _get(ds: Dataset, keyword: str, default: Any = None) -> Any:
-    """``ds.get`` that survives values pydicom cannot convert (returns their raw text)."""
-    try:
-        return ds.get(keyword, default)
-    except Exception:  # an invalid value for its VR, e.g. DS "high"
-        tag = tag_for_keyword(keyword)
-        raw = getattr(ds.get_item(tag), "value", None) if tag is not None else None
-        if isinstance(raw, bytes):
-            return raw.decode("latin-1", "replace").strip("\x00 ")
-        return default
-
-
 def _has_pixels(ds: Dataset) -> bool:
     return any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
-
-
-def _int(ds: Dataset, keyword: str, default: int | None = None) -> int | None:
-    value = _get(ds, keyword, default)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _float(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if np.isfinite(out) else None
-
-
-def _text(ds: Dataset, keyword: str) -> str | None:
-    value = _get(ds, keyword)
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
 
 
 def _check_pixel_module(ds: Dataset, name: str) -> None:
@@ -226,21 +183,21 @@ def _check_pixel_module(ds: Dataset, name: str) -> None:
             f"{name} has no Pixel Data (7FE0,0010): it is a DICOM object without an image "
             "(a report, a worklist or a structured document?); send the image object"
         )
-    frames = _int(ds, "NumberOfFrames", 1) or 1
+    frames = get_int(ds, "NumberOfFrames", 1) or 1
     if frames > 1:
         raise UnsupportedScanError(
             f"{name} is a multi-frame image ({frames} frames); ScanGuard reads one projection "
             "per file: export each frame as its own single-frame image"
         )
-    samples = _int(ds, "SamplesPerPixel", 1)
-    photometric = str(_get(ds, "PhotometricInterpretation", "")).strip().upper()
+    samples = get_int(ds, "SamplesPerPixel", 1)
+    photometric = str(get(ds, "PhotometricInterpretation", "")).strip().upper()
     if samples != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2", ""):
         raise UnsupportedScanError(
             f"{name} is a colour image (Photometric Interpretation {photometric or '?'}, "
             f"{samples} samples per pixel); ScanGuard needs the grayscale MONOCHROME1/2 "
             "transmission image as the scanner produced it, not a screenshot"
         )
-    rows, cols = _int(ds, "Rows"), _int(ds, "Columns")
+    rows, cols = get_int(ds, "Rows"), get_int(ds, "Columns")
     if rows is None or cols is None:
         raise UnsupportedScanError(
             f"{name} lacks Rows/Columns (0028,0010/0011); the image size is unknown, so the "
@@ -251,7 +208,7 @@ def _check_pixel_module(ds: Dataset, name: str) -> None:
             f"{name} has an implausible image size of {rows} x {cols} pixels; a full-body scan "
             f"has {MIN_SIDE} to {MAX_SIDE} rows and columns: check Rows/Columns (0028,0010/0011)"
         )
-    allocated = _int(ds, "BitsAllocated")
+    allocated = get_int(ds, "BitsAllocated")
     if allocated not in (8, 16):
         raise UnsupportedScanError(
             f"{name} has Bits Allocated {allocated}; ScanGuard reads 8- or 16-bit integer "
@@ -268,8 +225,8 @@ def _transfer_syntax(ds: Dataset, conformance: Conformance) -> UID:
     implicit = encoding[0] if encoding else None
     ts = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
     if "PixelData" in ds and isinstance(ds.PixelData, bytes | bytearray):
-        rows, cols = _int(ds, "Rows", 0) or 0, _int(ds, "Columns", 0) or 0
-        expected = rows * cols * (_int(ds, "BitsAllocated", 16) or 16) // 8
+        rows, cols = get_int(ds, "Rows", 0) or 0, get_int(ds, "Columns", 0) or 0
+        expected = rows * cols * (get_int(ds, "BitsAllocated", 16) or 16) // 8
         if len(ds.PixelData) < expected:
             raise MissingDecoderError(
                 f"{conformance.source} has no Transfer Syntax UID (0002,0010) and its Pixel Data "
@@ -304,9 +261,9 @@ def _decode(ds: Dataset, ts: UID, conformance: Conformance) -> NDArray[Any]:
             f"lossy compression ({ts.name}) alters attenuation values; configure the scanner "
             "to send uncompressed or lossless images"
         )
-    rows, cols = _int(ds, "Rows"), _int(ds, "Columns")
+    rows, cols = get_int(ds, "Rows"), get_int(ds, "Columns")
     if ts.is_encapsulated is False and isinstance(ds.PixelData, bytes | bytearray):
-        expected = (rows or 0) * (cols or 0) * (_int(ds, "BitsAllocated", 16) or 16) // 8
+        expected = (rows or 0) * (cols or 0) * (get_int(ds, "BitsAllocated", 16) or 16) // 8
         if len(ds.PixelData) < expected:
             raise TruncatedFileError(
                 f"{name} holds {len(ds.PixelData)} bytes of Pixel Data where {rows} x {cols} "
@@ -316,11 +273,11 @@ def _decode(ds: Dataset, ts: UID, conformance: Conformance) -> NDArray[Any]:
     overrides: dict[str, Any] = {}
     for keyword, option, value in (
         ("PhotometricInterpretation", "photometric_interpretation", "MONOCHROME2"),
-        ("BitsStored", "bits_stored", _int(ds, "BitsAllocated")),
+        ("BitsStored", "bits_stored", get_int(ds, "BitsAllocated")),
         ("PixelRepresentation", "pixel_representation", 0),
         ("SamplesPerPixel", "samples_per_pixel", 1),
     ):
-        if _get(ds, keyword) in (None, ""):
+        if get(ds, keyword) in (None, ""):
             overrides[option] = value
             conformance.report(f"{keyword} is missing; assumed {value}. Correct the file")
     try:
@@ -350,17 +307,17 @@ def _rescale(
         values = np.asarray(apply_modality_lut(stored, ds), dtype=np.float64)
         steps.append("applied the Modality LUT Sequence")
         return values, 1.0, 0.0
-    slope = _float(_get(ds, "RescaleSlope", 1.0))
-    intercept = _float(_get(ds, "RescaleIntercept", 0.0))
+    slope = as_float(get(ds, "RescaleSlope", 1.0))
+    intercept = as_float(get(ds, "RescaleIntercept", 0.0))
     if slope is None or slope == 0.0:
         conformance.report(
-            f"Rescale Slope {_get(ds, 'RescaleSlope')!r} is not a non-zero number; used 1. "
+            f"Rescale Slope {get(ds, 'RescaleSlope')!r} is not a non-zero number; used 1. "
             "Correct (0028,1053)"
         )
         slope = 1.0
     if intercept is None:
         conformance.report(
-            f"Rescale Intercept {_get(ds, 'RescaleIntercept')!r} is not a number; used 0. "
+            f"Rescale Intercept {get(ds, 'RescaleIntercept')!r} is not a number; used 0. "
             "Correct (0028,1052)"
         )
         intercept = 0.0
@@ -378,10 +335,10 @@ def _padding(ds: Dataset, stored: NDArray[Any], steps: list[str]) -> NDArray[np.
     PS3.3 C.7.5.1.1.2: stored values equal to (0028,0120), or between it and (0028,0121)
     inclusive, are not part of the image (a collimated or shaped border).
     """
-    value = _int(ds, "PixelPaddingValue")
+    value = get_int(ds, "PixelPaddingValue")
     if value is None:
         return _frame(stored, steps)
-    limit = _int(ds, "PixelPaddingRangeLimit")
+    limit = get_int(ds, "PixelPaddingRangeLimit")
     lo, hi = (value, value) if limit is None else (min(value, limit), max(value, limit))
     mask = (stored >= lo) & (stored <= hi)
     if not mask.any():
@@ -406,194 +363,6 @@ def _frame(stored: NDArray[Any], steps: list[str]) -> NDArray[np.bool_] | None:
     return frame.mask((int(stored.shape[0]), int(stored.shape[1])))
 
 
-def _relationship(
-    ds: Dataset,
-    values: NDArray[np.float64],
-    padding: NDArray[np.bool_] | None,
-    conformance: Conformance,
-    steps: list[str],
-) -> tuple[str, int]:
-    """(relationship, sign) from the file; what it leaves out is read from the image.
-
-    A missing or invalid (0028,1040)/(0028,1041) is taken from :func:`scanner.intensity.
-    read_intensity` when the image has air beside the person, else from the photometric rule
-    (LOG; sign ``-1`` for MONOCHROME2, ``+1`` for MONOCHROME1). Values the file states are kept;
-    where the image contradicts them, a conformance problem says so.
-    """
-    photometric = str(_get(ds, "PhotometricInterpretation", "MONOCHROME2")).strip().upper()
-    relationship = str(_get(ds, "PixelIntensityRelationship", "")).strip().upper()
-    sign = _int(ds, "PixelIntensityRelationshipSign")
-    reading = read_intensity(values, padding)
-    if relationship in ("LIN", "LOG"):
-        if reading is not None and reading.relationship not in (None, relationship):
-            conformance.report(
-                f"Pixel Intensity Relationship (0028,1040) is {relationship}, but the image "
-                f"looks {reading.relationship}: {reading.describe()}. The file's value was "
-                "used; check the scanner's export settings"
-            )
-    else:
-        what = f"is {relationship!r}" if relationship else "is missing"
-        if reading is not None and reading.relationship is not None:
-            relationship = reading.relationship
-            conformance.report(
-                f"Pixel Intensity Relationship (0028,1040) {what}; read {relationship} from "
-                f"the image ({reading.describe()}). Have the scanner write LIN or LOG"
-            )
-            steps.append(f"relationship {relationship} read from the image")
-        else:
-            conformance.report(
-                f"Pixel Intensity Relationship (0028,1040) {what}; assumed LOG (log-converted "
-                "data). Have the scanner write LIN or LOG"
-            )
-            relationship = "LOG"
-    if sign in (1, -1):
-        if reading is not None and reading.sign != sign:
-            conformance.report(
-                f"Pixel Intensity Relationship Sign (0028,1041) is {sign:+d}, but "
-                f"{reading.describe()}. The file's value was used; check the scanner's export "
-                "settings"
-            )
-    else:
-        what = f"is {sign!r}" if sign is not None else "is missing"
-        if reading is not None:
-            sign = reading.sign
-            conformance.report(
-                f"Pixel Intensity Relationship Sign (0028,1041) {what}; read {sign:+d} from the "
-                "image (the air beside the person is at the "
-                f"{'high' if sign > 0 else 'low'} end of the values). Have the scanner write "
-                "the sign"
-            )
-            steps.append(f"sign {sign:+d} read from the image")
-        else:
-            guess = 1 if photometric == "MONOCHROME1" else -1
-            conformance.report(
-                f"Pixel Intensity Relationship Sign (0028,1041) {what}; assumed {guess:+d} "
-                f"from {photometric or 'MONOCHROME2'} (dense material shown white). Have the "
-                "scanner write the sign"
-            )
-            sign = guess
-    return relationship, sign
-
-
-def _spacing(
-    ds: Dataset,
-    caller: tuple[float, float] | None,
-    conformance: Conformance,
-    steps: list[str],
-    image: NDArray[np.float32],
-) -> tuple[tuple[float, float], SpacingSource]:
-    for keyword, source in (
-        ("PixelSpacing", SpacingSource.PIXEL_SPACING),
-        ("ImagerPixelSpacing", SpacingSource.IMAGER_PIXEL_SPACING),
-    ):
-        if keyword not in ds:
-            continue
-        value = _pair(_get(ds, keyword))
-        if value is None:
-            conformance.report(
-                f"{keyword} {_get(ds, keyword)!r} is not two positive numbers (row, column) in mm; "
-                "ignored. Correct the attribute"
-            )
-            continue
-        if source is SpacingSource.IMAGER_PIXEL_SPACING:
-            factor = _float(_get(ds, "EstimatedRadiographicMagnificationFactor"))
-            if factor is not None and factor > 0 and factor != 1.0:
-                value = (value[0] / factor, value[1] / factor)
-                steps.append(f"Imager Pixel Spacing divided by the magnification {factor:g}")
-        return value, source
-    if caller is not None:
-        return caller, SpacingSource.CALLER
-    estimate = estimate_spacing(image)
-    turn = upright_turn(image) if estimate is None else None
-    if turn:  # a person stored on their side or upside down measures the same
-        estimate = estimate_spacing(np.rot90(image, turn))
-    if estimate is not None:
-        conformance.report(
-            "no Pixel Spacing (0028,0030) nor Imager Pixel Spacing (0018,1164); estimated "
-            f"{estimate:.3g} x {estimate:.3g} mm from the height of the person scanned (head to "
-            f"sole taken as {HEAD_TO_SOLE_MM / 1000:g} m: most adults are within 10 % of it). "
-            "Have the scanner write the spacing, or pass pixel_spacing"
-        )
-        return (estimate, estimate), SpacingSource.ESTIMATED
-    conformance.report(
-        "no Pixel Spacing (0028,0030) nor Imager Pixel Spacing (0018,1164); assumed "
-        f"{ASSUMED_SPACING[0]:g} x {ASSUMED_SPACING[1]:g} mm. Have the scanner write the "
-        "spacing, or pass pixel_spacing"
-    )
-    return ASSUMED_SPACING, SpacingSource.ASSUMED
-
-
-def _pair(value: Any) -> tuple[float, float] | None:
-    if value is None or isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        return None
-    if len(value) != 2:
-        return None
-    a, b = _float(value[0]), _float(value[1])
-    if a is None or b is None or a <= 0 or b <= 0:
-        return None
-    return (a, b)
-
-
-def _datetime(ds: Dataset, conformance: Conformance) -> _dt.datetime | None:
-    raw = _get(ds, "AcquisitionDateTime")
-    try:
-        if raw:
-            return DT(str(raw))
-        for date_kw, time_kw in (
-            ("AcquisitionDate", "AcquisitionTime"),
-            ("ContentDate", "ContentTime"),
-            ("StudyDate", "StudyTime"),
-        ):
-            date = _get(ds, date_kw)
-            if date:
-                day = DA(str(date))
-                clock = TM(str(_get(ds, time_kw))) if _get(ds, time_kw) else _dt.time()
-                return _dt.datetime.combine(day, clock)
-    except ValueError as exc:
-        conformance.report(f"acquisition date/time is not a valid DICOM value ({exc}); ignored")
-    return None
-
-
-def _orientation(ds: Dataset, conformance: Conformance) -> tuple[str, str] | None:
-    raw = _get(ds, "PatientOrientation")
-    if raw in (None, ""):
-        return None
-    values = [str(v).strip().upper() for v in (raw if isinstance(raw, MultiValue) else [raw])]
-    if len(values) == 2 and all(v and set(v) <= ORIENTATION_LETTERS for v in values):
-        return (values[0], values[1])
-    stated = "\\".join(values)
-    conformance.report(
-        f"Patient Orientation (0020,0020) {stated!r} is not two directions made of A, P, R, L, "
-        "H and F (a frontal view stored upright is L\\F); ignored"
-    )
-    return None
-
-
-def metadata(ds: Dataset, conformance: Conformance) -> ScanMetadata:
-    """Identity and acquisition facts of a dataset."""
-    kvp_raw = _get(ds, "KVP")
-    kvp = _float(kvp_raw) if kvp_raw not in (None, "") else None
-    if kvp_raw not in (None, "") and kvp is None:
-        conformance.report(f"KVP {kvp_raw!r} is not a number; ignored")
-    return ScanMetadata(
-        sop_instance_uid=_text(ds, "SOPInstanceUID"),
-        study_instance_uid=_text(ds, "StudyInstanceUID"),
-        series_instance_uid=_text(ds, "SeriesInstanceUID"),
-        sop_class_uid=_text(ds, "SOPClassUID"),
-        modality=_text(ds, "Modality"),
-        patient_id=_text(ds, "PatientID"),
-        patient_name=_text(ds, "PatientName"),
-        station_name=_text(ds, "StationName"),
-        institution_name=_text(ds, "InstitutionName"),
-        device_serial_number=_text(ds, "DeviceSerialNumber"),
-        manufacturer=_text(ds, "Manufacturer"),
-        manufacturer_model_name=_text(ds, "ManufacturerModelName"),
-        kvp=kvp,
-        acquisition_datetime=_datetime(ds, conformance),
-        patient_orientation=_orientation(ds, conformance),
-    )
-
-
 def scan_from_dataset(
     ds: Dataset,
     conformance: Conformance,
@@ -603,7 +372,7 @@ def scan_from_dataset(
     """Check, decode and normalise one DICOM dataset (policy applied by the caller)."""
     name = conformance.source
     _check_pixel_module(ds, name)
-    sop_class = _text(ds, "SOPClassUID")
+    sop_class = get_text(ds, "SOPClassUID")
     if sop_class is not None and sop_class not in _PROJECTION_CLASSES:
         conformance.report(
             f"SOP Class {sop_class} ({UID(sop_class).name}) is not a projection radiograph "
@@ -612,7 +381,7 @@ def scan_from_dataset(
     ts = _transfer_syntax(ds, conformance)
     stored = _decode(ds, ts, conformance)
     rows, cols = (int(stored.shape[0]), int(stored.shape[1]))
-    bits_stored = _int(ds, "BitsStored", _int(ds, "BitsAllocated", 16)) or 16
+    bits_stored = get_int(ds, "BitsStored", get_int(ds, "BitsAllocated", 16)) or 16
     max_stored = (1 << bits_stored) - 1
 
     steps: list[str] = [f"decoded {rows} x {cols} pixels, {bits_stored} bits stored ({ts.name})"]
@@ -620,7 +389,7 @@ def scan_from_dataset(
     padding = _padding(ds, stored, steps)
     if padding is not None:  # no level estimated from here on sees the padding
         values = fill_padding(values, padding)
-    relationship, sign = _relationship(ds, values, padding, conformance, steps)
+    relationship, sign = intensity_relationship(ds, values, padding, conformance, steps)
     air: float | None = None
     if relationship == "LIN":
         image, air = lin_to_attenuation(name, values, sign, slope, intercept, max_stored, steps)
@@ -628,10 +397,10 @@ def scan_from_dataset(
         image = log_to_attenuation(values, sign, slope, max_stored, conformance, steps)
     if padding is not None:
         image[padding] = 0.0  # not image: shown and analysed as air
-    spacing, spacing_source = _spacing(ds, pixel_spacing, conformance, steps, image)
+    spacing, spacing_source = scan_spacing(ds, pixel_spacing, conformance, steps, image)
     steps.append(f"spacing {spacing[0]:g} x {spacing[1]:g} mm from {spacing_source.value}")
 
-    photometric = str(_get(ds, "PhotometricInterpretation", "")).strip().upper() or None
+    photometric = str(get(ds, "PhotometricInterpretation", "")).strip().upper() or None
     kind = "counts" if relationship == "LIN" else "attenuation"
     sop_name = UID(sop_class).name if sop_class else "unknown SOP class"
     normalisation = Normalisation(
