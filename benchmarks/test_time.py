@@ -43,7 +43,7 @@ from models import DEFAULT_MANIFEST_PATH, DEFAULT_MODEL_PATH, Manifest  # noqa: 
 from models.training.cache import Source, generate  # noqa: E402
 from models.training.classes import CLASSES  # noqa: E402
 from models.training.evaluate import ScanPrediction, match_peaks, predict_records  # noqa: E402
-from models.training.metrics import ci95, class_ap50  # noqa: E402
+from models.training.metrics import ci95, class_ap50, pd_at_pfa  # noqa: E402
 
 PHONE = CLASSES.index("phone")
 #: Overlap (IoU) from which a peak of another class covers a phone peak.
@@ -114,16 +114,9 @@ def rescored(preds: list[ScanPrediction], fn: Rescore) -> list[ScanPrediction]:
     return out
 
 
-def scan_scores(preds: list[ScanPrediction]) -> NDArray[np.float64]:
+def top_phone_scores(preds: list[ScanPrediction]) -> NDArray[np.float64]:
+    """Each scan's highest raw phone peak (ranks scans as the calibrated scan score does)."""
     return np.array([float(p.raw[p.labels == PHONE].max(initial=0.0)) for p in preds])
-
-
-def pd_at_pfa(scores: NDArray[np.float64], positive: NDArray[np.bool_], pfa: float) -> float:
-    """Share of phone scans above the lowest threshold with at most ``pfa`` false alarms."""
-    neg = np.sort(scores[~positive])
-    k = int(np.floor(pfa * neg.size))
-    threshold = neg[-k - 1] if k < neg.size else -np.inf
-    return float((scores[positive] > threshold).mean())
 
 
 def measure(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
@@ -162,7 +155,7 @@ def measure(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         if opt.rescore is not None:
             preds = rescored(preds, opt.rescore)
         positive = np.array([p.positive for p in preds])
-        scores = scan_scores(preds)
+        scores = top_phone_scores(preds)
         ap = class_ap50(preds, PHONE)
         delta = [class_ap50(preds, PHONE, i) - r for i, r in zip(boot, ref_boot, strict=True)]
         results.append(

@@ -26,6 +26,7 @@ __all__ = [
     "class_ap50",
     "coco_ap50",
     "compute_metrics",
+    "pd_at_pfa",
 ]
 
 
@@ -66,6 +67,30 @@ def class_ap50(
         tp.append(p.matched[sel])
         n_gt += int((p.gt_labels == label).sum())
     return average_precision(np.concatenate(scores), np.concatenate(tp), n_gt)
+
+
+def pd_at_pfa(scores: NDArray[np.float64], positive: NDArray[np.bool_], pfa: float) -> float:
+    """Detection rate at the lowest threshold that leaves at most ``pfa`` false alarms.
+
+    Parameters
+    ----------
+    scores : ndarray of float64, shape (n_scans,)
+        Scan scores (non-negative).
+    positive : ndarray of bool, shape (n_scans,)
+        Whether each scan holds a phone; both kinds must be present.
+    pfa : float
+        Allowed share of phone-free scans at or above the threshold.
+
+    Returns
+    -------
+    float
+        Share of phone scans scoring above the ``k + 1``-th highest phone-free score, where
+        ``k = floor(pfa * n_phone_free)`` phone-free scans may alarm.
+    """
+    neg = np.sort(scores[~positive])
+    k = int(np.floor(pfa * neg.size))  # false alarms allowed
+    threshold = float(neg[-k - 1]) + 1e-9 if k < neg.size else 0.0
+    return float((scores[positive] >= threshold).mean())
 
 
 def ci95(values: Sequence[float]) -> list[float] | None:
@@ -127,10 +152,7 @@ def _summary(
     )
     for fa in (0.02, 0.05):
         if neg.size and pos.size:
-            k = int(np.floor(fa * neg.size))
-            srt = np.sort(neg)
-            thr = float(srt[-k - 1]) + 1e-9 if k < neg.size else 0.0
-            out[f"pd_at_pfa_{fa:g}"] = float((pos >= thr).mean())
+            out[f"pd_at_pfa_{fa:g}"] = pd_at_pfa(score, positive, fa)
     # false phone detections per scan at the alarm threshold (object level)
     fp = sum(
         int(

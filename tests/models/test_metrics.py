@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from models.manifest import Calibration, Thresholds
-from models.training.metrics import average_precision, compute_metrics
+from models.training.metrics import average_precision, compute_metrics, pd_at_pfa
 from tests.models.conftest import scan_prediction
 
 
@@ -35,3 +35,15 @@ def test_ap_agrees_with_pycocotools() -> None:
     preds += [scan_prediction([float(rng.uniform(0.05, 0.6))], gt=False) for _ in range(20)]
     m = compute_metrics(preds, Calibration(), Thresholds(), n_boot=0)
     assert m["ap50_phone"]["value"] == pytest.approx(m["ap50_phone_pycocotools"], abs=0.01)
+
+
+def test_pd_at_pfa_allows_the_stated_share_of_false_alarms() -> None:
+    """With 2 of 100 phone-free scans allowed to alarm, the threshold sits on the third highest
+    phone-free score: phone scans must score above it; with none allowed, above the highest."""
+    neg = [0.1] * 97 + [0.5, 0.7, 0.8]
+    pos = [0.4, 0.5, 0.6, 0.9]
+    scores = np.array(neg + pos)
+    positive = np.array([False] * len(neg) + [True] * len(pos))
+    assert pd_at_pfa(scores, positive, 0.02) == pytest.approx(0.5)
+    assert pd_at_pfa(scores, positive, 0.0) == pytest.approx(0.25)
+    assert pd_at_pfa(scores, positive, 1.0) == pytest.approx(1.0)
