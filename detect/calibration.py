@@ -1,4 +1,9 @@
-"""Platt calibration of raw heatmap peak scores: ``p = sigmoid(a * logit(raw) + b)``."""
+"""Calibration of raw heatmap peak scores.
+
+A class's raw peak score is first lowered where its box is shorter than the class's objects
+can be (the manifest's size prior, :func:`size_adjust`), then Platt-scaled:
+``p = sigmoid(a * logit(raw) + b)``.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,18 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from detect.errors import InputError
-from models.manifest import Calibration, PlattParams
+from models.manifest import Calibration, PlattParams, SizePrior
 
-__all__ = ["calibrate", "calibrate_labels", "fit_platt", "logit", "sigmoid", "uncalibrate"]
+__all__ = [
+    "calibrate",
+    "calibrate_labels",
+    "fit_platt",
+    "fit_size_prior",
+    "logit",
+    "sigmoid",
+    "size_adjust",
+    "uncalibrate",
+]
 
 #: Raw scores are clipped to ``[EPS, 1 - EPS]`` before the logit.
 EPS = 1e-6
@@ -102,6 +116,113 @@ def calibrate_labels(
     return out
 
 
+def size_adjust(
+    raw: ArrayLike,
+    labels: ArrayLike,
+    sizes_mm: ArrayLike,
+    classes: list[str],
+    calibration: Calibration,
+) -> NDArray[np.float64]:
+    """Raw peak scores lowered by the size prior of their class where the box is too short.
+
+    Parameters
+    ----------
+    raw : array_like, shape (N,)
+        Raw peak scores.
+    labels : array_like of int, shape (N,)
+        Class index of each peak (into ``classes``).
+    sizes_mm : array_like, shape (N, 2)
+        Box width and height of each peak, in mm.
+    classes : list of str
+        Class names, in heatmap channel order.
+    calibration : Calibration
+        Calibration section of the manifest; classes without a size prior keep their scores.
+
+    Returns
+    -------
+    ndarray of float64, shape (N,)
+        ``sigmoid(logit(raw) + slope * min(0, ln(long / min_long_mm)))`` for classes with a
+        prior (``long``: the box's longer side), ``raw`` for the others.
+    """
+    out = np.array(raw, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    sizes = np.asarray(sizes_mm, dtype=np.float64).reshape(-1, 2)
+    if sizes.shape[0] != out.shape[0]:
+        raise InputError(
+            f"size_adjust needs one size per peak, got {sizes.shape[0]} for {out.size} peaks"
+        )
+    for idx in np.unique(labels):
+        prior = calibration.prior(classes[int(idx)])
+        if prior is None:
+            continue
+        sel = labels == idx
+        shift = prior.slope * _shortfall(sizes[sel], prior.min_long_mm)
+        out[sel] = sigmoid(logit(out[sel]) + shift)
+    return out
+
+
+def _shortfall(sizes_mm: NDArray[np.float64], min_long_mm: float) -> NDArray[np.float64]:
+    """``min(0, ln(long / min_long_mm))`` of boxes (long side floored at 1 mm), shape (N,)."""
+    longest = np.maximum(sizes_mm.max(axis=1), 1.0)
+    return np.asarray(np.minimum(0.0, np.log(longest / min_long_mm)), dtype=np.float64)
+
+
+def fit_size_prior(
+    raw: ArrayLike,
+    sizes_mm: ArrayLike,
+    positive: ArrayLike,
+    *,
+    min_long_mm: float = 45.0,
+    l2: float = 1e-3,
+) -> SizePrior:
+    """Fit a class's size prior on held-out peaks.
+
+    A logistic model ``sigmoid(a * logit(raw) + c * min(0, ln(long / min_long_mm)) + b)`` is
+    fitted on whether each peak is a true detection; the prior keeps ``slope = c / a`` (raw-logit
+    units), so that Platt scaling fitted afterwards on the adjusted scores recovers the whole
+    model.
+
+    Parameters
+    ----------
+    raw : array_like, shape (N,)
+        Raw peak scores.
+    sizes_mm : array_like, shape (N, 2)
+        Box width and height of each peak, in mm.
+    positive : array_like of bool, shape (N,)
+        Whether each peak is a true detection.
+    min_long_mm : float
+        Boxes at least this long keep their score (default: just under the smallest phone's
+        46.7 mm).
+    l2 : float
+        Ridge penalty towards ``a = 1`` and no size or offset terms.
+
+    Returns
+    -------
+    SizePrior
+
+    Raises
+    ------
+    InputError
+        If the arrays differ in length or are empty, or the fitted score slope is not positive.
+    """
+    x = logit(raw).ravel()
+    sizes = np.asarray(sizes_mm, dtype=np.float64).reshape(-1, 2)
+    y = np.asarray(positive, dtype=np.float64).ravel()
+    if x.size == 0 or not x.size == y.size == sizes.shape[0]:
+        raise InputError(
+            f"fit_size_prior needs equally long, non-empty raw, sizes_mm and positive arrays, "
+            f"got {x.size}, {sizes.shape[0]} and {y.size}"
+        )
+    design = np.column_stack([x, _shortfall(sizes, min_long_mm), np.ones_like(x)])
+    theta = _fit_logistic(design, y, np.array([1.0, 0.0, 0.0]), l2)
+    if not theta[0] > 0:
+        raise InputError(
+            f"the fitted score slope {theta[0]:.3g} is not positive: the raw scores do not rank "
+            "these peaks; fit the prior on held-out peaks of a trained model"
+        )
+    return SizePrior(slope=float(theta[1] / theta[0]), min_long_mm=min_long_mm)
+
+
 def fit_platt(
     raw: ArrayLike, positive: ArrayLike, *, l2: float = 1e-3, max_iter: int = 100
 ) -> PlattParams:
@@ -134,15 +255,27 @@ def fit_platt(
             f"fit_platt needs equally long, non-empty raw and positive arrays, got {x.size} "
             f"and {y.size}"
         )
-    theta = np.array([1.0, 0.0])
-    prior = np.array([1.0, 0.0])
     design = np.stack([x, np.ones_like(x)], axis=1)
+    theta = _fit_logistic(design, y, np.array([1.0, 0.0]), l2, max_iter)
+    return PlattParams(a=float(theta[0]), b=float(theta[1]))
+
+
+def _fit_logistic(
+    design: NDArray[np.float64],
+    y: NDArray[np.float64],
+    prior: NDArray[np.float64],
+    l2: float,
+    max_iter: int = 100,
+) -> NDArray[np.float64]:
+    """Ridge logistic regression (penalty towards ``prior``) by Newton's method; (K,) weights."""
+    theta = prior.astype(np.float64).copy()
+    ridge = l2 * y.size
     for _ in range(max_iter):
         p = sigmoid(design @ theta)
-        grad = design.T @ (p - y) + l2 * x.size * (theta - prior)
-        hess = (design * (p * (1 - p))[:, None]).T @ design + l2 * x.size * np.eye(2)
+        grad = design.T @ (p - y) + ridge * (theta - prior)
+        hess = (design * (p * (1 - p))[:, None]).T @ design + ridge * np.eye(theta.size)
         step = np.linalg.solve(hess, grad)
         theta -= step
         if np.abs(step).max() < 1e-9:
             break
-    return PlattParams(a=float(theta[0]), b=float(theta[1]))
+    return theta

@@ -12,7 +12,7 @@ from typing import TypeAlias
 import numpy as np
 
 from detect import errors
-from detect.calibration import calibrate_labels
+from detect.calibration import calibrate_labels, size_adjust
 from detect.decision import decide, scan_score
 from detect.orientation import turn_back, turned
 from detect.postprocess import Detections, decode, nms
@@ -317,7 +317,9 @@ class Detector:
         m = self.manifest
         th = m.thresholds
         dets = dets.select(np.arange(min(len(dets), th.top_k)))
-        conf = calibrate_labels(dets.scores, dets.labels, m.classes, m.calibration)
+        sizes_mm = dets.boxes[:, 2:4] * np.array([scan.spacing[1], scan.spacing[0]])
+        adjusted = size_adjust(dets.scores, dets.labels, sizes_mm, m.classes, m.calibration)
+        conf = calibrate_labels(adjusted, dets.labels, m.classes, m.calibration)
         score = scan_score(conf, dets.labels, m.classes, m.calibration.scan_params())
         reported = Detections(dets.boxes, dets.labels, conf).select(
             conf >= th.report_min_confidence

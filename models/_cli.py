@@ -161,6 +161,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "peaks merged with the plain pass's, and ship the model with that setting (default "
         "%(default)s; 1 turns it off; adds about FACTOR^2 of one pass to inference time)",
     )
+    p.add_argument(
+        "--size-prior",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fit a box-size prior of phone peaks on the calibration scans and ship it in the "
+        "manifest (default on; see detect.calibration.size_adjust)",
+    )
     p.add_argument("--calibration-scans", type=_positive_int, default=300)
     p.add_argument("--test-scans", type=_positive_int, default=300)
     p.add_argument(
@@ -282,6 +289,7 @@ def _run(args: argparse.Namespace) -> int:
         lr=args.lr,
         flip_test=args.flip_test,
         zoom_test=args.zoom_test,
+        size_prior=args.size_prior,
         device=args.device,
         loader_threads=args.loader_threads,
         memory_gb=args.memory_gb,

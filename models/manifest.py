@@ -29,6 +29,7 @@ __all__ = [
     "Manifest",
     "OutputSpec",
     "PlattParams",
+    "SizePrior",
     "Thresholds",
     "TrainingInfo",
     "file_sha256",
@@ -169,6 +170,26 @@ class PlattParams(_Section):
         return value
 
 
+class SizePrior(_Section):
+    """How a box shorter than the smallest phone lowers its peak's raw score, before Platt scaling.
+
+    ``raw' = sigmoid(logit(raw) + slope * min(0, ln(long / min_long_mm)))`` with ``long`` the
+    longer side of the box in mm. The smallest phone (a Zanco tiny t1) is 46.7 mm long, while
+    many of the detector's false phone peaks are smaller blobs; boxes at least ``min_long_mm``
+    long keep their score, so mini phones are not penalised for being small.
+    """
+
+    slope: float = 0.0
+    min_long_mm: float = Field(default=45.0, gt=0.0)
+
+    @field_validator("slope")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("the size prior's slope must be a finite number")
+        return value
+
+
 class Calibration(_Section):
     """Calibration of peak confidences per class, and of the scan score.
 
@@ -182,17 +203,27 @@ class Calibration(_Section):
         Maps the scan's highest calibrated ``phone`` confidence to the probability that the
         scan holds a phone (what the scan score and the decision thresholds are on). None: the
         highest phone confidence is the scan score as it is.
+    size_prior : dict of str to SizePrior
+        Box-size adjustment of a class's raw peak scores, applied before its Platt scaling
+        (and before non-maximum suppression); classes absent here are not adjusted.
     """
 
     method: CalibrationMethod = CalibrationMethod.PLATT
     per_class: dict[str, PlattParams] = Field(default_factory=dict)
     scan: PlattParams | None = None
+    size_prior: dict[str, SizePrior] = Field(default_factory=dict)
 
     def params(self, label: str) -> PlattParams:
         """Platt parameters of ``label`` (identity when the class has none)."""
         if self.method is CalibrationMethod.NONE:
             return PlattParams()
         return self.per_class.get(label, PlattParams())
+
+    def prior(self, label: str) -> SizePrior | None:
+        """Size prior of ``label`` (None: its raw scores are not adjusted)."""
+        if self.method is CalibrationMethod.NONE:
+            return None
+        return self.size_prior.get(label)
 
     def scan_params(self) -> PlattParams | None:
         """Platt parameters of the scan score (None: no scan-level calibration)."""
@@ -283,12 +314,13 @@ class Manifest(_Section):
                 f"classes must include {SCORE_CLASS!r} (the scan score is its confidence), "
                 f"got {self.classes}"
             )
-        unknown = sorted(set(self.calibration.per_class) - set(self.classes))
-        if unknown:
-            raise ValueError(
-                f"calibration.per_class names classes the model does not have: {unknown}; "
-                f"classes are {self.classes}"
-            )
+        for section in ("per_class", "size_prior"):
+            unknown = sorted(set(getattr(self.calibration, section)) - set(self.classes))
+            if unknown:
+                raise ValueError(
+                    f"calibration.{section} names classes the model does not have: {unknown}; "
+                    f"classes are {self.classes}"
+                )
         return self
 
     def class_index(self, label: str) -> int:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm import tqdm
 
-from detect.calibration import calibrate_labels, fit_platt, uncalibrate
+from detect.calibration import calibrate_labels, fit_platt, fit_size_prior, size_adjust, uncalibrate
 from detect.decision import scan_score
 from detect.postprocess import Detections, box_iou, decode, nms
 from detect.preprocess import enlarge
@@ -32,16 +32,19 @@ from models.manifest import (
     CalibrationMethod,
     InputSpec,
     PlattParams,
+    SizePrior,
     Thresholds,
     flip_average,
 )
-from models.training.cache import load_record
+from models.training.cache import LEGACY_PITCH_MM, load_record
 from models.training.classes import CLASSES
 
 __all__ = [
     "ScanPrediction",
     "choose_thresholds",
+    "finish_peaks",
     "fit_calibration",
+    "fit_size_priors",
     "match_peaks",
     "phone_confidence",
     "predict_records",
@@ -131,12 +134,13 @@ def predict_records(
     record_paths: Sequence[Path],
     threads: int = 2,
     top_k: int = 50,
-    nms_iou: float = 0.5,
+    nms_iou: float | None = 0.5,
     progress: bool = True,
     flip_test: bool = False,
     transform: Transform | None = None,
     stride: int = 4,
     zoom_test: float | None = None,
+    calibration: Calibration | None = None,
 ) -> list[ScanPrediction]:
     """Run an ONNX model over cached scans.
 
@@ -160,6 +164,12 @@ def predict_records(
     zoom_test : float, optional
         Also run the model on the scan enlarged by this factor and merge the peaks, as the
         detector does when the manifest's ``outputs.zoom_test`` says so.
+    nms_iou : float or None
+        Class-wise NMS overlap; None keeps every peak (:func:`finish_peaks` can finish them
+        later, e.g. once a size prior is fitted on them).
+    calibration : Calibration, optional
+        Its size priors adjust the raw scores before NMS (:func:`finish_peaks`), as the
+        detector does.
 
     Returns
     -------
@@ -207,7 +217,6 @@ def predict_records(
             )
         dets = Detections.concat(parts)
         dets = dets.select(np.arange(min(len(dets), top_k)))
-        dets = dets.select(nms(dets.boxes, dets.scores, dets.labels, nms_iou))
         pred = ScanPrediction(
             dets.boxes,
             dets.labels,
@@ -217,13 +226,83 @@ def predict_records(
             list(rec.meta.get("objects", [])),
             rec.meta,
         )
-        match_peaks(pred)
+        if nms_iou is None:
+            match_peaks(pred)
+        else:
+            pred = finish_peaks(pred, nms_iou, calibration)
         out.append(pred)
     return out
 
 
+def finish_peaks(
+    pred: ScanPrediction,
+    nms_iou: float = 0.5,
+    calibration: Calibration | None = None,
+    classes: Sequence[str] = CLASSES,
+) -> ScanPrediction:
+    """A scan's peaks as the detector ends up with them: size prior, class-wise NMS, matching.
+
+    Parameters
+    ----------
+    pred : ScanPrediction
+        Peaks before NMS (``predict_records(..., nms_iou=None)``); boxes in working pixels of
+        the record's pitch (``meta["pitch_mm"]``).
+    nms_iou : float
+        Class-wise NMS overlap.
+    calibration : Calibration, optional
+        Its size priors (:func:`detect.calibration.size_adjust`) change the raw scores first.
+
+    Returns
+    -------
+    ScanPrediction
+        A new prediction; ``pred`` is left as it is.
+    """
+    raw = pred.raw
+    if calibration is not None and calibration.size_prior:
+        pitch = float(pred.meta.get("pitch_mm", LEGACY_PITCH_MM))
+        sizes = pred.boxes[:, 2:4] * pitch
+        raw = size_adjust(raw, pred.labels, sizes, list(classes), calibration)
+    keep = nms(pred.boxes, raw, pred.labels, nms_iou)
+    out = replace(pred, boxes=pred.boxes[keep], labels=pred.labels[keep], raw=raw[keep])
+    match_peaks(out)
+    return out
+
+
+def fit_size_priors(
+    preds: Sequence[ScanPrediction],
+    classes: Sequence[str] = ("phone",),
+    min_positives: int = 20,
+    all_classes: Sequence[str] = CLASSES,
+) -> Calibration:
+    """Size priors of ``classes`` fitted on held-out peaks (a Calibration holding only them).
+
+    Fitted on the peaks after NMS on their raw scores, against whether each matches a true box
+    (:func:`detect.calibration.fit_size_prior`); a class with fewer than ``min_positives``
+    matched peaks gets no prior.
+    """
+    priors = {}
+    for name in classes:
+        idx = list(all_classes).index(name)
+        raw, sizes, hit = [], [], []
+        for p in preds:
+            sel = p.labels == idx
+            pitch = float(p.meta.get("pitch_mm", LEGACY_PITCH_MM))
+            raw.append(p.raw[sel])
+            sizes.append(p.boxes[sel, 2:4] * pitch)
+            hit.append(p.matched[sel])
+        positive = np.concatenate(hit) if hit else np.zeros(0, bool)
+        if positive.sum() < min_positives:
+            logger.info("class %s: %d true peaks, no size prior", name, int(positive.sum()))
+            continue
+        priors[name] = fit_size_prior(np.concatenate(raw), np.concatenate(sizes), positive)
+    return Calibration(method=CalibrationMethod.PLATT, size_prior=priors)
+
+
 def fit_calibration(
-    preds: Sequence[ScanPrediction], classes: Sequence[str] = CLASSES, min_peaks: int = 20
+    preds: Sequence[ScanPrediction],
+    classes: Sequence[str] = CLASSES,
+    min_peaks: int = 20,
+    size_prior: Mapping[str, SizePrior] | None = None,
 ) -> Calibration:
     """Platt parameters fitted on held-out scans: per class, then of the scan score.
 
@@ -231,7 +310,8 @@ def fit_calibration(
     with fewer than ``min_peaks`` peaks or no positive peak keep the identity. The scan-level
     parameters (``Calibration.scan``) are then fitted on each scan's highest calibrated phone
     confidence against whether the scan holds a phone; they stay None when the scans are all
-    of one kind.
+    of one kind. ``size_prior`` (:func:`fit_size_priors`) is kept in the result: the peaks'
+    raw scores must already be adjusted by it (:func:`finish_peaks`).
     """
     per_class: dict[str, PlattParams] = {}
     raw = np.concatenate([p.raw for p in preds]) if preds else np.zeros(0)
@@ -243,7 +323,9 @@ def fit_calibration(
             logger.info("class %s: %d peaks, calibration left as identity", name, int(sel.sum()))
             continue
         per_class[name] = fit_platt(raw[sel], matched[sel])
-    calibration = Calibration(method=CalibrationMethod.PLATT, per_class=per_class)
+    calibration = Calibration(
+        method=CalibrationMethod.PLATT, per_class=per_class, size_prior=dict(size_prior or {})
+    )
     positive = np.array([p.positive for p in preds], dtype=bool)
     if positive.all() or not positive.any():
         logger.info("calibration scans are all of one kind: scan score left uncalibrated")

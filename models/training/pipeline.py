@@ -104,6 +104,8 @@ class PipelineOptions:
     flip_test: bool = True
     #: Enlargement of the zoom-test pass (``OutputSpec.zoom_test``); None: one scale.
     zoom_test: float | None = None
+    #: Fit a box-size prior of phone peaks at calibration (``Calibration.size_prior``).
+    size_prior: bool = True
     device: str = "auto"
     loader_threads: int = 0
     #: Memory the training records may take, GB; None for half of the machine's.
@@ -233,7 +235,13 @@ def _export(opts: PipelineOptions) -> dict[str, Any]:
 def _calibrate(opts: PipelineOptions) -> Manifest:
     from models.training.card import write_model_card
     from models.training.checkpoint import CHECKPOINT
-    from models.training.evaluate import choose_thresholds, fit_calibration, predict_records
+    from models.training.evaluate import (
+        choose_thresholds,
+        finish_peaks,
+        fit_calibration,
+        fit_size_priors,
+        predict_records,
+    )
     from models.training.metrics import compute_metrics
     from models.training.robustness import robustness
 
@@ -262,9 +270,12 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
         stride=trained.stride,
         zoom_test=opts.zoom_test,
     )
-    cal_preds = run(model, cal)
-    calibration = fit_calibration(cal_preds)
+    cal_peaks = run(model, cal, nms_iou=None)
+    priors = fit_size_priors([finish_peaks(p) for p in cal_peaks]) if opts.size_prior else None
+    cal_preds = [finish_peaks(p, calibration=priors) for p in cal_peaks]
+    calibration = fit_calibration(cal_preds, size_prior=priors.size_prior if priors else None)
     thresholds = choose_thresholds(cal_preds, calibration)
+    run = functools.partial(run, calibration=calibration)
     test_preds = run(model, test)
     metrics = compute_metrics(test_preds, calibration, thresholds)
     metrics["calibration_set"] = compute_metrics(cal_preds, calibration, thresholds, n_boot=0)
@@ -318,6 +329,7 @@ def _calibrate(opts: PipelineOptions) -> Manifest:
         + (f" --cache {opts.cache}" if opts.cache else "")
         + ("" if opts.flip_test else " --no-flip-test")
         + f" --zoom-test {opts.zoom_test or 1:g}"
+        + ("" if opts.size_prior else " --no-size-prior")
     )
     write_model_card(manifest, opts.out / "MODEL_CARD.md", command)
     logger.info("wrote %s", opts.out / "manifest.json")

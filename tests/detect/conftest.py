@@ -92,6 +92,7 @@ def write_model(tmp_path: Path) -> WriteModel:
         per_class: dict[str, dict[str, float]] | None = None,
         flip_test: bool = False,
         zoom_test: float | None = None,
+        size_prior: dict[str, dict[str, float]] | None = None,
         **model_kw: float,
     ) -> ModelFiles:
         folder = tmp_path / name
@@ -107,7 +108,11 @@ def write_model(tmp_path: Path) -> WriteModel:
                 "input": InputSpec().model_dump(),
                 "outputs": {"flip_test": flip_test, "zoom_test": zoom_test},
                 "classes": CLASSES,
-                "calibration": {"method": "platt", "per_class": per_class or {}},
+                "calibration": {
+                    "method": "platt",
+                    "per_class": per_class or {},
+                    "size_prior": size_prior or {},
+                },
                 "thresholds": (thresholds or Thresholds()).model_dump(),
             }
         )

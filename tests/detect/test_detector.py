@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from detect import Decision, Detector, InputError, Result
-from detect.calibration import calibrate
+from detect.calibration import calibrate, size_adjust
 from detect.orientation import box_back, turned
 from detect.preprocess import preprocess
 from detect.result import BodyZone
@@ -78,6 +78,35 @@ def test_calibration_and_inconclusive_band(write_model: WriteModel) -> None:
     assert result.scan_score == pytest.approx(expected, rel=1e-4)
     assert 0.25 <= expected < 0.6
     assert result.decision is Decision.INCONCLUSIVE
+
+
+def test_size_prior_adjusts_the_raw_peak_by_its_box_in_mm(write_model: WriteModel) -> None:
+    """With a size prior the score is the Platt-scaled raw peak lowered by how much the box's
+    longer side (in mm) falls short of the prior's limit; a box over the limit keeps its score."""
+    platt = {"a": 1.5, "b": 0.4}
+    prior = {"phone": {"slope": 0.5, "min_long_mm": 200.0}}
+    th = Thresholds(report_min_confidence=0.05, alarm=0.95, clear_below=0.01)
+    det = Detector(write_model(per_class={"phone": platt}, size_prior=prior, thresholds=th).model)
+    plain = Detector(write_model("plain", per_class={"phone": platt}, thresholds=th).model)
+    scan = _scan_with_marker(1.0)
+    raw = _raw_peak(scan, det)
+    result = det.detect(scan)
+    (finding,) = result.findings
+    w_mm, h_mm = finding.bbox_mm[2:]
+    cal = det.manifest.calibration
+    adjusted = size_adjust([raw], [0], [[w_mm, h_mm]], det.manifest.classes, cal)
+    expected = float(calibrate(adjusted, PlattParams(**platt))[0])
+    assert result.scan_score == pytest.approx(expected, rel=1e-4)
+    assert finding.confidence == pytest.approx(expected, rel=1e-4)
+    # the tiny model's box (72 x 152 mm) is shorter than 200 mm: the prior lowers the score
+    assert max(w_mm, h_mm) == pytest.approx(152.0, abs=1e-3)
+    plain_score = plain.detect(scan).scan_score
+    assert result.scan_score < plain_score
+    long_enough = {"phone": {"slope": 0.5, "min_long_mm": 150.0}}
+    kept = Detector(
+        write_model("kept", per_class={"phone": platt}, size_prior=long_enough, thresholds=th).model
+    )
+    assert kept.detect(scan).scan_score == pytest.approx(plain_score, rel=1e-9)
 
 
 def test_low_confidence_peak_scores_but_is_not_reported(write_model: WriteModel) -> None:

@@ -87,6 +87,18 @@ def test_invalid_json(tmp_path: Path) -> None:
             {"calibration": {"method": "platt", "per_class": {"gun": {"a": 1, "b": 0}}}},
             "does not have",
         ),
+        (
+            {"calibration": {"method": "platt", "size_prior": {"gun": {"slope": 0.2}}}},
+            "calibration.size_prior names classes",
+        ),
+        (
+            {"calibration": {"size_prior": {"phone": {"slope": float("nan")}}}},
+            "finite",
+        ),
+        (
+            {"calibration": {"size_prior": {"phone": {"slope": 0.2, "min_long_mm": 0}}}},
+            "min_long_mm",
+        ),
         ({"input": {"pitch_mm": -2}}, "input.pitch_mm"),
         ({"input": {"pitch": 2}}, "input.pitch"),
         ({"calibration": {"method": "isotonic"}}, "calibration.method"),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from models.training.card import _augmentations
+from models.manifest import Manifest, SizePrior
+from models.training.card import _augmentations, _size_prior
 
 _WIDE = {
     "gain_range": [0.8, 1.25],
@@ -25,3 +26,16 @@ def test_augmentations_name_the_newest_phase_and_the_older_ranges() -> None:
     assert "phases listed without ranges: " in text and "crop scale 0.85-1.2" in text
     assert "without ranges" not in _augmentations([new, soup, new])
     assert "crop scale 0.85-1.2" in _augmentations([old]) and _augmentations([]) == ""
+
+
+def test_size_prior_sentence_states_the_fitted_terms() -> None:
+    """The card gives a shipped size prior's terms, or says there is none."""
+    manifest = Manifest.model_validate(
+        {"name": "m", "version": "1", "file": "m.onnx", "sha256": "0" * 64, "classes": ["phone"]}
+    )
+    assert "no size prior" in _size_prior(manifest)
+    prior = manifest.calibration.model_copy(
+        update={"size_prior": {"phone": SizePrior(slope=0.454)}}
+    )
+    text = _size_prior(manifest.model_copy(update={"calibration": prior}))
+    assert "phone: logit + 0.454 min(0, ln(long side / 45 mm))" in text

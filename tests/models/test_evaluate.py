@@ -8,11 +8,14 @@ import numpy as np
 import pytest
 
 from detect.decision import scan_score
-from models.manifest import Calibration
+from models.manifest import Calibration, SizePrior
 from models.training.cache import CacheRecord
 from models.training.evaluate import (
+    ScanPrediction,
     choose_thresholds,
+    finish_peaks,
     fit_calibration,
+    fit_size_priors,
     match_peaks,
     phone_confidence,
     predict_records,
@@ -146,3 +149,51 @@ def test_predict_records_zoom_test_maps_peaks_back(
     assert zoomed.raw.tolist() == pytest.approx([0.8])
     np.testing.assert_allclose(zoomed.boxes[0], gt[0], atol=1e-4)
     assert zoomed.matched.tolist() == [True]
+
+
+def _overlapping_peaks() -> ScanPrediction:
+    """A small peak (higher raw score) overlapping a phone-sized one on a true phone, 1 mm/px."""
+    return ScanPrediction(
+        boxes=np.array([[12.0, 12.0, 10.0, 24.0], [10.0, 10.0, 20.0, 40.0]]),
+        labels=np.zeros(2, np.int64),
+        raw=np.array([0.6, 0.5]),
+        gt_boxes=np.array([[10.0, 10.0, 20.0, 40.0]]),
+        gt_labels=np.zeros(1, np.int64),
+        objects=[{"kind": "smartphone"}],
+        meta={"pitch_mm": 1.0},
+    )
+
+
+def test_finish_peaks_applies_the_size_prior_before_nms() -> None:
+    """Without a prior the small peak (IoU 0.3 with the phone) wins NMS and the phone is missed;
+    with a prior against boxes shorter than 40 mm the phone-sized peak is kept and matches."""
+    pred = _overlapping_peaks()
+    plain = finish_peaks(pred, nms_iou=0.2)
+    assert plain.raw.tolist() == [0.6] and plain.matched.tolist() == [False]
+    prior = Calibration(size_prior={"phone": SizePrior(slope=1.0, min_long_mm=40.0)})
+    sized = finish_peaks(pred, nms_iou=0.2, calibration=prior)
+    assert len(sized.raw) == 1 and sized.boxes[0, 2] == 20.0
+    assert sized.matched.tolist() == [True]
+    assert pred.raw.tolist() == [0.6, 0.5]  # the input is left as it is
+
+
+def test_fit_size_priors_needs_enough_true_peaks() -> None:
+    """A class gets a prior only with min_positives matched peaks; the result holds only priors."""
+    rng = np.random.default_rng(0)
+    preds = [_overlapping_peaks() for _ in range(30)]
+    for p in preds:  # scores that rank peaks, but not perfectly
+        p.raw = np.array([rng.uniform(0.1, 0.7), rng.uniform(0.3, 0.9)])
+        match_peaks(p)
+    fitted = fit_size_priors(preds)
+    assert set(fitted.size_prior) == {"phone"} and not fitted.per_class
+    # the short box is never the true one
+    assert fitted.size_prior["phone"].slope > 0
+    assert fit_size_priors(preds[:10]).size_prior == {}
+
+
+def test_fit_calibration_keeps_the_size_prior() -> None:
+    """fit_calibration carries a given size prior into its result."""
+    preds = [scan_prediction([0.9], gt=True)] * 30 + [scan_prediction([0.3], gt=False)] * 30
+    prior = {"phone": SizePrior(slope=0.5)}
+    assert fit_calibration(preds, size_prior=prior).size_prior == prior
+    assert fit_calibration(preds).size_prior == {}
