@@ -5,7 +5,9 @@ working pitch; ``--cache`` keeps them for a rerun) and runs the shipped model ov
 each option set: no test-time passes, the flip test alone, the flip test with the zoom-test
 pass at several enlargements (the manifest's is marked), and the shipped set followed by
 cross-class suppression (a phone peak dropped, or its score lowered, where a higher peak of
-another class, such as a power bank or a battery, covers the same object). Phone peaks are
+another class, such as a power bank or a battery, covers the same object). Every option applies
+the manifest's size prior (``calibration.size_prior``) before NMS, as the detector does; one
+row shows the shipped passes without it. Phone peaks are
 matched to true phones at IoU 0.5 as in the model's evaluation. Reports phone AP50 with a paired
 bootstrap 95 % interval of its difference from the shipped options, and the scan-level
 detection rate at the threshold that gives at most 5 % and 2 % false alarms on the phone-free
@@ -42,7 +44,12 @@ from detect.postprocess import box_iou  # noqa: E402
 from models import DEFAULT_MANIFEST_PATH, DEFAULT_MODEL_PATH, Manifest  # noqa: E402
 from models.training.cache import Source, generate  # noqa: E402
 from models.training.classes import CLASSES  # noqa: E402
-from models.training.evaluate import ScanPrediction, match_peaks, predict_records  # noqa: E402
+from models.training.evaluate import (  # noqa: E402
+    ScanPrediction,
+    finish_peaks,
+    match_peaks,
+    predict_records,
+)
 from models.training.metrics import ci95, class_ap50, pd_at_pfa  # noqa: E402
 
 PHONE = CLASSES.index("phone")
@@ -60,6 +67,7 @@ class Option:
     flip: bool
     zoom: float | None
     rescore: Rescore | None = None
+    size_prior: bool = True
 
 
 def _rescored_phones(
@@ -100,6 +108,7 @@ def options(shipped_zoom: float | None) -> list[Option]:
         Option("shipped, covered phone peaks dropped", True, shipped_zoom, covered(0.0)),
         Option("shipped, covered phone peaks halved", True, shipped_zoom, covered(0.5)),
         Option("shipped, soft cover suppression", True, shipped_zoom, soft_covered),
+        Option("shipped passes, no size prior", True, shipped_zoom, size_prior=False),
     ]
     return out
 
@@ -115,7 +124,8 @@ def rescored(preds: list[ScanPrediction], fn: Rescore) -> list[ScanPrediction]:
 
 
 def top_phone_scores(preds: list[ScanPrediction]) -> NDArray[np.float64]:
-    """Each scan's highest raw phone peak (ranks scans as the calibrated scan score does)."""
+    """Each scan's highest raw phone peak, size prior applied (ranks scans as the calibrated
+    scan score does)."""
     return np.array([float(p.raw[p.labels == PHONE].max(initial=0.0)) for p in preds])
 
 
@@ -130,8 +140,9 @@ def measure(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     shipped = (manifest.outputs.flip_test, manifest.outputs.zoom_test)
     runs: dict[tuple[bool, float | None], list[ScanPrediction]] = {}
 
-    def passes(flip: bool, zoom: float | None) -> list[ScanPrediction]:
-        """Peaks of one set of passes, run once however many options re-score them."""
+    def passes(flip: bool, zoom: float | None, size_prior: bool = True) -> list[ScanPrediction]:
+        """Peaks of one set of passes (run once however many options re-score them), with or
+        without the size prior, after NMS."""
         if (flip, zoom) not in runs:
             runs[flip, zoom] = predict_records(
                 DEFAULT_MODEL_PATH,
@@ -141,8 +152,11 @@ def measure(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 zoom_test=zoom,
                 stride=manifest.outputs.stride,
                 progress=True,
+                nms_iou=None,
             )
-        return runs[flip, zoom]
+        cal = manifest.calibration if size_prior else None
+        nms_iou = manifest.thresholds.nms_iou
+        return [finish_peaks(p, nms_iou, cal) for p in runs[flip, zoom]]
 
     rng = np.random.default_rng(0)
     boot = [rng.integers(0, len(records), len(records)) for _ in range(args.boot)]
@@ -151,7 +165,7 @@ def measure(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     ref_boot = [class_ap50(ref, PHONE, i) for i in boot]
     results: list[dict[str, Any]] = []
     for opt in options(manifest.outputs.zoom_test):
-        preds = passes(opt.flip, opt.zoom)
+        preds = passes(opt.flip, opt.zoom, opt.size_prior)
         if opt.rescore is not None:
             preds = rescored(preds, opt.rescore)
         positive = np.array([p.positive for p in preds])
@@ -161,7 +175,9 @@ def measure(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         results.append(
             {
                 "option": opt.name,
-                "shipped": (opt.flip, opt.zoom) == shipped and opt.rescore is None,
+                "shipped": (opt.flip, opt.zoom) == shipped
+                and opt.rescore is None
+                and opt.size_prior,
                 "ap50_phone": round(ap, 4),
                 "delta": round(ap - ref_ap, 4),
                 "delta_ci95": ci95(delta),
