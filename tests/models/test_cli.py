@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from detect import Detector
-from models.manifest import Manifest
+from models.manifest import Calibration, Manifest, SizePrior
+from models.training import evaluate
 from models.training.data import AugmentConfig
 from models.training.robustness import PERTURBATIONS
 from scanguard.cli import build_parser, main
@@ -100,8 +101,29 @@ def test_bad_crop_rejected(caplog: pytest.LogCaptureFixture) -> None:
     assert "multiples of 32" in caplog.text
 
 
-def test_standin_pipeline_end_to_end(tmp_path: Path) -> None:
-    """A tiny stand-in run trains, exports, calibrates and writes a valid manifest and card."""
+def test_standin_pipeline_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tiny stand-in run trains, exports, calibrates and writes a valid manifest and card.
+
+    Its few calibration scans hold too few true phone peaks for a size prior, so a fixed prior
+    stands in for the fitted one: it must reach the manifest, the card, and the test-set
+    predictions (the robustness runs included)."""
+    prior = Calibration(size_prior={"phone": SizePrior(slope=0.7)})
+    fitted: list[int] = []
+
+    def fit(preds: list[evaluate.ScanPrediction]) -> Calibration:
+        fitted.append(len(preds))
+        return prior
+
+    monkeypatch.setattr(evaluate, "fit_size_priors", fit)
+    calls: list[Calibration | None] = []
+    predict = evaluate.predict_records
+
+    def spy(*args: object, **kwargs: object) -> list[evaluate.ScanPrediction]:
+        cal = kwargs.get("calibration")
+        calls.append(cal if isinstance(cal, Calibration) else None)
+        return predict(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(evaluate, "predict_records", spy)
     out = tmp_path / "run"
     code = main(
         [
@@ -137,6 +159,13 @@ def test_standin_pipeline_end_to_end(tmp_path: Path) -> None:
     assert code == 0
     manifest = Manifest.load(out / "manifest.json")
     manifest.verify(out / "phone_detector.onnx")
+    assert fitted == [6] and manifest.calibration.size_prior == prior.size_prior
+    # calibration peaks without the prior, then the test scans and each robustness change with it
+    assert calls[0] is None and len(calls) == 2 + len(PERTURBATIONS)
+    assert all(c is not None and c.size_prior == prior.size_prior for c in calls[1:])
+    assert "phone: logit + 0.700 min(0, ln(long side / 45 mm))" in (
+        out / "MODEL_CARD.md"
+    ).read_text(encoding="utf-8")
     assert manifest.training.n_train_scans == 12 and manifest.metrics["n_scans"] == 6
     (phase,) = (manifest.training.model_extra or {})["phases"]
     assert phase["steps"] == 2 and phase["scans"] == 12 and phase["threads"] == 2
@@ -237,6 +266,12 @@ def test_bad_stride_rejected(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--stride", "8"])
     assert "--stride" in capsys.readouterr().err
+
+
+def test_size_prior_option() -> None:
+    """The size prior is fitted unless --no-size-prior."""
+    assert build_parser().parse_args(["train"]).size_prior is True
+    assert build_parser().parse_args(["train", "--no-size-prior"]).size_prior is False
 
 
 def test_zoom_test_option(capsys: pytest.CaptureFixture[str]) -> None:
