@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from detect.errors import InputError
-from models.manifest import Calibration, PlattParams, SizePrior
+from models.manifest import MIN_PHONE_LONG_MM, Calibration, PlattParams, SizePrior
 
 __all__ = [
     "calibrate",
@@ -172,7 +172,7 @@ def fit_size_prior(
     sizes_mm: ArrayLike,
     positive: ArrayLike,
     *,
-    min_long_mm: float = 45.0,
+    min_long_mm: float = MIN_PHONE_LONG_MM,
     l2: float = 1e-3,
 ) -> SizePrior:
     """Fit a class's size prior on held-out peaks.

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from models.errors import ManifestError, ModelIntegrityError
 
 __all__ = [
+    "MIN_PHONE_LONG_MM",
     "SCORE_CLASS",
     "Calibration",
     "CalibrationMethod",
@@ -35,6 +36,10 @@ __all__ = [
     "file_sha256",
     "flip_average",
 ]
+
+#: Length (mm) from which a box is long enough to be a phone: just under the smallest phone's
+#: 46.7 mm (a Zanco tiny t1). The default limit of :class:`SizePrior`.
+MIN_PHONE_LONG_MM = 45.0
 
 #: The class whose calibrated confidence makes the scan score.
 SCORE_CLASS = "phone"
@@ -180,7 +185,7 @@ class SizePrior(_Section):
     """
 
     slope: float = 0.0
-    min_long_mm: float = Field(default=45.0, gt=0.0)
+    min_long_mm: float = Field(default=MIN_PHONE_LONG_MM, gt=0.0)
 
     @field_validator("slope")
     @classmethod

@@ -45,6 +45,7 @@ __all__ = [
     "list_records",
     "load_record",
     "make_record",
+    "meta_pitch",
     "record_pitch",
     "split_seeds",
 ]
@@ -118,7 +119,7 @@ class CacheRecord:
     @property
     def pitch_mm(self) -> float:
         """Working pitch of the image and boxes (mm per pixel)."""
-        return _pitch(self.meta)
+        return meta_pitch(self.meta)
 
     def save(self, path: Path) -> None:
         """Write atomically (temporary file then rename)."""
@@ -169,7 +170,8 @@ def list_records(folder: str | Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.npz"))
 
 
-def _pitch(meta: dict[str, Any]) -> float:
+def meta_pitch(meta: dict[str, Any]) -> float:
+    """Working pitch (mm) a record's metadata states (:data:`LEGACY_PITCH_MM` if none)."""
     return float(meta.get("pitch_mm", LEGACY_PITCH_MM))
 
 
@@ -177,7 +179,7 @@ def record_pitch(path: str | Path) -> float:
     """Working pitch (mm) of one record file (reads only its metadata, not the image)."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            return _pitch(json.loads(str(z["meta"])))
+            return meta_pitch(json.loads(str(z["meta"])))
     except (OSError, KeyError, ValueError) as exc:
         raise _unreadable(path, exc) from exc
 

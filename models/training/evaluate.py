@@ -36,7 +36,7 @@ from models.manifest import (
     Thresholds,
     flip_average,
 )
-from models.training.cache import LEGACY_PITCH_MM, load_record
+from models.training.cache import load_record, meta_pitch
 from models.training.classes import CLASSES
 
 __all__ = [
@@ -99,6 +99,11 @@ class ScanPrediction:
     meta: dict[str, Any]
     matched: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
     gt_hit_by: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @property
+    def sizes_mm(self) -> NDArray[np.float64]:
+        """Width and height of each peak's box in mm (at the record's pitch), shape (K, 2)."""
+        return self.boxes[:, 2:4] * meta_pitch(self.meta)
 
     @property
     def positive(self) -> bool:
@@ -259,9 +264,7 @@ def finish_peaks(
     """
     raw = pred.raw
     if calibration is not None and calibration.size_prior:
-        pitch = float(pred.meta.get("pitch_mm", LEGACY_PITCH_MM))
-        sizes = pred.boxes[:, 2:4] * pitch
-        raw = size_adjust(raw, pred.labels, sizes, list(classes), calibration)
+        raw = size_adjust(raw, pred.labels, pred.sizes_mm, list(classes), calibration)
     keep = nms(pred.boxes, raw, pred.labels, nms_iou)
     out = replace(pred, boxes=pred.boxes[keep], labels=pred.labels[keep], raw=raw[keep])
     match_peaks(out)
@@ -281,20 +284,16 @@ def fit_size_priors(
     matched peaks gets no prior.
     """
     priors = {}
+    raw = np.concatenate([p.raw for p in preds]) if preds else np.zeros(0)
+    labels = np.concatenate([p.labels for p in preds]) if preds else np.zeros(0, np.int64)
+    sizes = np.concatenate([p.sizes_mm for p in preds]) if preds else np.zeros((0, 2))
+    matched = np.concatenate([p.matched for p in preds]) if preds else np.zeros(0, bool)
     for name in classes:
-        idx = list(all_classes).index(name)
-        raw, sizes, hit = [], [], []
-        for p in preds:
-            sel = p.labels == idx
-            pitch = float(p.meta.get("pitch_mm", LEGACY_PITCH_MM))
-            raw.append(p.raw[sel])
-            sizes.append(p.boxes[sel, 2:4] * pitch)
-            hit.append(p.matched[sel])
-        positive = np.concatenate(hit) if hit else np.zeros(0, bool)
-        if positive.sum() < min_positives:
-            logger.info("class %s: %d true peaks, no size prior", name, int(positive.sum()))
+        sel = labels == list(all_classes).index(name)
+        if matched[sel].sum() < min_positives:
+            logger.info("class %s: %d true peaks, no size prior", name, int(matched[sel].sum()))
             continue
-        priors[name] = fit_size_prior(np.concatenate(raw), np.concatenate(sizes), positive)
+        priors[name] = fit_size_prior(raw[sel], sizes[sel], matched[sel])
     return Calibration(method=CalibrationMethod.PLATT, size_prior=priors)
 
 
